@@ -1,0 +1,37 @@
+# napops: one entry point for operators and CI. `make help` lists the targets.
+# Each area keeps its own targets in mk/<area>.mk; this file holds what they share.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ENV ?= dev
+export ENV
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help venv test lint bench validate
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: services/pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e 'services[test]'
+	touch $@
+
+venv: $(VENV)/.installed ## create the virtualenv with napops and its test tools
+
+test: venv images ## run the whole test suite (does its own set-up)
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+lint: venv ## ruff (check and format) and mypy
+	$(VENV)/bin/ruff check services tests
+	$(VENV)/bin/ruff format --check services tests
+	$(VENV)/bin/mypy services/napops
+
+bench: venv images ## benchmarks; results go to docs/benchmarks.md
+	$(PY) -m pytest tests/bench -s -p no:cacheprovider $(PYTEST_ARGS)
+
+validate: ## check compose, Prometheus, Alertmanager, Grafana and Loki configs without starting anything
+
+include $(wildcard mk/*.mk)

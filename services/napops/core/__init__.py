@@ -1,0 +1,1 @@
+"""What every napops sidecar shares: configuration, logging, the HTTP app, the audit trail."""

@@ -1,0 +1,9 @@
+"""Entry point of the deploy sidecar (Gitea webhook receiver and blue-green deployer)."""
+
+from __future__ import annotations
+
+from ..core import dockerhost, sidecar
+
+
+def main(argv: list[str] | None = None) -> int:
+    return sidecar.run("deploy", None, dockerhost.require_engine, argv)

@@ -1,0 +1,74 @@
+"""Helpers for tests: tool requirements, polling with a deadline, free ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+FIXTURES = SHARED / "fixtures"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+T = TypeVar("T")
+
+
+def missing(what: str) -> None:
+    """Skip locally, but fail in CI: there a missing tool is a broken set-up, not a skip."""
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI (CI=true) but is missing")
+    pytest.skip(f"{what} is missing")
+
+
+def require_tool(name: str) -> str:
+    """Path of executable ``name``; skips (fails in CI) when it is not installed."""
+    path = shutil.which(name)
+    if path is None:
+        missing(f"tool {name!r}")
+    assert path is not None
+    return path
+
+
+def require_docker() -> None:
+    """A reachable Docker Engine and the Compose v2 plugin, or skip (fail in CI)."""
+    require_tool("docker")
+    ok = subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    if not ok:
+        missing("a running Docker Engine")
+    compose = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+    if compose.returncode != 0:
+        missing("the Docker Compose v2 plugin")
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.1,
+             what: str = "condition") -> T:
+    """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds.
+
+    Exceptions raised by the predicate count as "not yet" and the last one is reported.
+    """
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - polling: any failure means not yet
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last!r}")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
