@@ -22,7 +22,7 @@ $(VENV)/.installed: services/pyproject.toml
 venv: $(VENV)/.installed ## create the virtualenv with napops and its test tools
 
 test: venv images ## run the whole test suite (does its own set-up)
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests --ignore=tests/bench $(PYTEST_ARGS)
 
 lint: venv ## ruff (check and format) and mypy
 	$(VENV)/bin/ruff check services tests
@@ -32,6 +32,6 @@ lint: venv ## ruff (check and format) and mypy
 bench: venv images ## benchmarks; results go to docs/benchmarks.md
 	$(PY) -m pytest tests/bench -s -p no:cacheprovider $(PYTEST_ARGS)
 
-validate: ## check compose, Prometheus, Alertmanager, Grafana and Loki configs without starting anything
+validate: validate-compose validate-monitoring validate-grafana ## check compose, Prometheus, Alertmanager, Grafana and Loki configs without starting anything
 
 include $(wildcard mk/*.mk)

@@ -72,3 +72,46 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+BENCHMARKS = ROOT / "docs" / "benchmarks.md"
+
+
+def record_benchmark(section: str, markdown: str) -> None:
+    """Replace the block between ``<!-- bench:SECTION -->`` markers in docs/benchmarks.md.
+
+    Each benchmark owns one section, so benchmarks can be re-run in any order. The block is
+    appended when missing. Only `make bench` calls this.
+    """
+    import fcntl
+
+    start, end = f"<!-- bench:{section} -->", f"<!-- /bench:{section} -->"
+    block = f"{start}\n{markdown.strip()}\n{end}"
+    with open(BENCHMARKS, "a+", encoding="utf-8") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        text = fh.read()
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            text = head + block + rest.split(end, 1)[1]
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+        fh.seek(0)
+        fh.truncate()
+        fh.write(text)
+
+
+def machine_line() -> str:
+    """One line naming the machine a benchmark ran on (for docs/benchmarks.md)."""
+    import platform
+
+    mem_kb = 0
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            mem_kb = int(fh.readline().split()[1])
+    except OSError:
+        pass
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores, {mem_kb / 1048576:.0f} GiB, "
+        f"{platform.platform()}, Python {platform.python_version()}"
+    )
