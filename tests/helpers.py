@@ -48,8 +48,12 @@ def require_docker() -> None:
         missing("the Docker Compose v2 plugin")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.1,
-             what: str = "condition") -> T:
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> T:
     """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds.
 
     Exceptions raised by the predicate count as "not yet" and the last one is reported.

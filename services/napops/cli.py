@@ -47,7 +47,7 @@ def trail_verify(args: argparse.Namespace) -> int:
     return 0 if verdict.ok else 1
 
 
-def _add_trail(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_trail(sub: argparse._SubParsersAction) -> None:
     trail = sub.add_parser("trail", help="the tamper-evident audit trail")
     tsub = trail.add_subparsers(dest="trail_command", required=True)
     verify = tsub.add_parser(
@@ -61,7 +61,7 @@ def _add_trail(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     verify.set_defaults(handler=trail_verify)
 
 
-REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_trail]  # type: ignore[type-arg]
+REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_trail]
 """Each later subsystem appends a function that adds its subcommand."""
 
 

@@ -138,7 +138,9 @@ def verify(path: str | os.PathLike[str], key: str | bytes) -> Verdict:
             return Verdict(False, good, prev, number, problem)
         prev, good = hashlib.sha256(raw).hexdigest(), good + 1
     if rest:
-        return Verdict(False, good, prev, len(complete) + 1, "truncated: the last line is incomplete")
+        return Verdict(
+            False, good, prev, len(complete) + 1, "truncated: the last line is incomplete"
+        )
     return Verdict(True, good, prev)
 
 

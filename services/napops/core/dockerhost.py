@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ def client(config: Mapping[str, Any] | None = None) -> docker.DockerClient:
     """A client for ``docker.host`` in the config, else ``DOCKER_HOST``, else the local socket.
 
     ``ssh://`` hosts go through the ``ssh`` binary (keys and known_hosts as for any ssh).
+    Raises docker.errors.DockerException when the engine cannot be reached.
     """
     cfg = dict(config or {})
     host = cfg.get("host") or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
@@ -22,15 +24,28 @@ def client(config: Mapping[str, Any] | None = None) -> docker.DockerClient:
     )
 
 
-def ping_check(cli: docker.DockerClient) -> Any:
-    """A readiness check that raises unless the engine answers ``/_ping``."""
+class Engine:
+    """A Docker client made on first use, so a sidecar starts (not ready) while its engine is
+    away, and connects once the engine answers."""
 
-    def check() -> None:
-        cli.ping()
+    def __init__(self, config: Mapping[str, Any] | None = None):
+        self._config = dict(config or {})
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
 
-    return check
+    @property
+    def client(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                self._client = client(self._config)
+            return self._client
+
+    def ping(self) -> None:
+        """Raise unless the engine answers ``/_ping``."""
+        self.client.ping()
 
 
 def require_engine(ctx: Any) -> None:
     """Sidecar setup step: ready only when the configured Docker Engine answers."""
-    ctx.ready_checks["docker"] = ping_check(client(ctx.config.get("docker")))
+    engine = Engine(ctx.config.get("docker"))
+    ctx.ready_checks["docker"] = engine.ping

@@ -91,7 +91,7 @@ class Server:
 
     @property
     def port(self) -> int:
-        return int(self._server.effective_port)  # type: ignore[union-attr]
+        return int(self._server.effective_port)
 
     def run(self) -> None:
         self._server.run()
