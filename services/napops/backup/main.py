@@ -1,4 +1,4 @@
-"""Entry point of the backup sidecar (scheduled backups into restic, verification and restore drills)."""
+"""Entry point of the backup sidecar (scheduled restic backups, verification, restore drills)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,21 @@
+# The local stack: monitoring + agents + napops for ENV, as Compose project napops-$(ENV)
+# (NAPOPS_PROJECT overrides it; PROMETHEUS_PORT, ALERTMANAGER_PORT, GRAFANA_PORT move the
+# published ports).
+.PHONY: up down down-purge validate-stack
+validate-stack: ## check the local stack's compose files for ENV render (alone and together)
+	compose/bin/stack-validate
+
+# Validate before building or starting anything: a broken compose file changes nothing.
+up: ## start the local stack for ENV (default dev), building images and secrets it lacks
+	compose/bin/stack-validate
+	$(MAKE) --no-print-directory images
+	$(MAKE) --no-print-directory secrets
+	compose/bin/stack-up
+
+down: ## remove the local stack's containers, networks and anonymous volumes (keeps data)
+	compose/bin/stack-down
+
+down-purge: ## like down, and also delete the stack's named data volumes (asks CONFIRM=yes outside dev)
+	@if [ "$(ENV)" != dev ] && [ "$(CONFIRM)" != yes ]; then \
+	  echo "refusing to delete the data of $(ENV) without CONFIRM=yes" >&2; exit 2; fi
+	compose/bin/stack-down --purge
