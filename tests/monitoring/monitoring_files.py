@@ -1,0 +1,55 @@
+"""Where the monitoring configuration lives, and readers for it shared by the monitoring tests."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from helpers import ROOT
+
+PROMETHEUS = ROOT / "prometheus"
+ALERTMANAGER = ROOT / "alertmanager"
+RULES = PROMETHEUS / "rules"
+RULE_TESTS = PROMETHEUS / "tests"
+TARGETS = PROMETHEUS / "targets"
+ENVIRONMENTS = ("dev", "staging", "prod")
+RUNBOOK_BASE = "https://git.np-dms.work/ops/napops/src/branch/main/"
+
+
+def load_yaml(path: Path) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def alert_rules() -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every alerting rule of every rule file, with the file it came from."""
+    for path in sorted(RULES.glob("*.yml")):
+        for group in load_yaml(path)["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    yield path, rule
+
+
+def scrape_jobs() -> list[dict[str, Any]]:
+    return list(load_yaml(PROMETHEUS / "prometheus.yml")["scrape_configs"])
+
+
+def target_file(job: dict[str, Any]) -> str:
+    """The single file_sd file of a job, relative to prometheus/ (e.g. targets/node.yml)."""
+    [sd] = job["file_sd_configs"]
+    [name] = sd["files"]
+    return str(name)
+
+
+def stage_config(dest: Path, env: str) -> Path:
+    """Copy prometheus/ to ``dest`` laid out as in the container: targets/<env> over targets/.
+
+    Returns the path of the copied prometheus.yml.
+    """
+    shutil.copytree(PROMETHEUS, dest, ignore=shutil.ignore_patterns("targets"))
+    shutil.copytree(TARGETS / env, dest / "targets")
+    return dest / "prometheus.yml"
