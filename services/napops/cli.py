@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .core import audit
+from .relay import cli as relay_cli
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -63,6 +64,7 @@ def _add_trail(sub: argparse._SubParsersAction) -> None:
 
 REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_trail]
 """Each later subsystem appends a function that adds its subcommand."""
+REGISTRARS.append(relay_cli.register)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,277 @@
+"""Real Prometheus and Alertmanager processes wired to a relay, for e2e tests and benchmarks.
+
+The project's own rules (prometheus/rules/*.yml) and Alertmanager routes
+(alertmanager/alertmanager.yml) are used; only the relay URLs and the token file are
+rewritten to point at the test's relay. The Prometheus config is generated: it scrapes a
+target the test controls as job ``napops``, with that job's scrape interval and timeout and
+the global evaluation interval from the project's prometheus.yml (rule groups keep their own
+``interval``). When the
+project's files do not exist yet, :data:`FALLBACK` rules/routes with the agreed contract are
+used and ``Stack.used_project_files`` is False.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import yaml
+
+from helpers import ROOT, free_port, require_tool, wait_for
+
+PROM_DIR, AM_DIR = ROOT / "prometheus", ROOT / "alertmanager"
+
+FALLBACK_RULES = {
+    "groups": [
+        {
+            "name": "fallback",
+            "rules": [
+                {
+                    "alert": "TargetDown",
+                    "expr": "up == 0",
+                    "for": "10s",
+                    "labels": {"severity": "critical"},
+                    "annotations": {
+                        "summary": "{{ $labels.job }} target {{ $labels.instance }} is down"
+                    },
+                },
+                {"alert": "Watchdog", "expr": "vector(1)", "labels": {"severity": "none"}},
+            ],
+        }
+    ]
+}
+FALLBACK_AM = {
+    "route": {
+        "receiver": "relay-rocketchat",
+        "group_by": ["alertname", "instance"],
+        "group_wait": "2s",
+        "group_interval": "10s",
+        "repeat_interval": "4h",
+        "routes": [
+            {
+                "matchers": ['alertname="Watchdog"'],
+                "receiver": "watchdog",
+                "repeat_interval": "10s",
+                "group_wait": "0s",
+                "group_interval": "5s",
+            },
+            {"matchers": ['severity="critical"'], "receiver": "relay-critical"},
+        ],
+    },
+    "receivers": [
+        {
+            "name": n,
+            "webhook_configs": [
+                {
+                    "url": u,
+                    "http_config": {
+                        "authorization": {"credentials_file": "/run/secrets/relay_token"}
+                    },
+                }
+            ],
+        }
+        for n, u in (
+            ("relay-critical", "http://relay:8000/alertmanager?channels=email,rocketchat"),
+            ("relay-rocketchat", "http://relay:8000/alertmanager?channels=rocketchat"),
+            ("watchdog", "http://relay:8000/watchdog"),
+        )
+    ],
+}
+
+
+class Target:
+    """A scrape target that can be stopped (connection refused -> up == 0) and restarted."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> Target:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                body = b"# TYPE fake_backend_ready gauge\nfake_backend_ready 1\n"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def _group_interval(rule_files: list[Path], alert: str) -> str:
+    """The ``interval`` of the rule group holding ``alert`` ('global' when it has none)."""
+    for path in rule_files:
+        for group in (yaml.safe_load(path.read_text()) or {}).get("groups", []):
+            if any(r.get("alert") == alert for r in group.get("rules", [])):
+                return str(group.get("interval", "global"))
+    return "global"
+
+
+JOB = "napops"
+"""The test's target stands in for this project job (TargetDown covers it; scraped every 5 s)."""
+
+
+def _project_intervals() -> dict[str, str]:
+    """Global evaluation interval and the scrape timing of :data:`JOB` from prometheus.yml."""
+    path = PROM_DIR / "prometheus.yml"
+    doc: dict[str, Any] = yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+    glob = doc.get("global", {})
+    job = next((j for j in doc.get("scrape_configs", []) if j.get("job_name") == JOB), {})
+    return {
+        "scrape_interval": job.get("scrape_interval", glob.get("scrape_interval", "5s")),
+        "scrape_timeout": job.get("scrape_timeout", glob.get("scrape_timeout", "3s")),
+        "evaluation_interval": glob.get("evaluation_interval", "5s"),
+    }
+
+
+def rewrite_alertmanager(
+    config: dict[str, Any], relay_url: str, token_file: Path
+) -> dict[str, Any]:
+    """Point every webhook at ``relay_url`` (path and query kept) and at ``token_file``."""
+    base = urlsplit(relay_url)
+    for receiver in config.get("receivers", []):
+        for hook in receiver.get("webhook_configs", []):
+            u = urlsplit(hook["url"])
+            hook["url"] = urlunsplit((base.scheme, base.netloc, u.path, u.query, ""))
+            http = hook.setdefault("http_config", {})
+            for legacy in ("bearer_token", "bearer_token_file"):
+                http.pop(legacy, None)
+            auth = http.setdefault("authorization", {})
+            auth.pop("credentials", None)
+            auth["credentials_file"] = str(token_file)
+    templates = config.get("templates")
+    if templates:
+        config["templates"] = [
+            str(AM_DIR / t) if not Path(t).is_absolute() else t for t in templates
+        ]
+    return config
+
+
+class Stack:
+    """Prometheus + Alertmanager as processes; call :meth:`stop` at the end."""
+
+    def __init__(self, directory: Path, relay_url: str, token: str, target: Target):
+        self.dir, self.relay_url, self.target = directory, relay_url, target
+        self.prom_port, self.am_port = free_port(), free_port()
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.token_file = directory / "relay_token"
+        self.token_file.write_text(token + "\n")
+        rules = sorted((PROM_DIR / "rules").glob("*.yml")) if (PROM_DIR / "rules").is_dir() else []
+        self.used_project_files = bool(rules) and (AM_DIR / "alertmanager.yml").exists()
+        if not self.used_project_files:
+            rules = [directory / "fallback-rules.yml"]
+            rules[0].write_text(yaml.safe_dump(FALLBACK_RULES))
+        self.rule_files = rules
+        self.intervals = _project_intervals()
+        self.intervals["TargetDown group interval"] = _group_interval(rules, "TargetDown")
+
+    def write_configs(self) -> tuple[Path, Path]:
+        am = (
+            yaml.safe_load((AM_DIR / "alertmanager.yml").read_text())
+            if self.used_project_files
+            else yaml.safe_load(yaml.safe_dump(FALLBACK_AM))
+        )
+        am_path = self.dir / "alertmanager.yml"
+        am_path.write_text(
+            yaml.safe_dump(rewrite_alertmanager(am, self.relay_url, self.token_file))
+        )
+        prom = {
+            "global": {k: v for k, v in self.intervals.items() if "_" in k},
+            "rule_files": [str(p) for p in self.rule_files],
+            "alerting": {
+                "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{self.am_port}"]}]}]
+            },
+            "scrape_configs": [
+                {
+                    "job_name": JOB,
+                    "static_configs": [
+                        {
+                            "targets": [f"127.0.0.1:{self.target.port}"],
+                            "labels": {"host": "qnap", "service": "backend"},
+                        }
+                    ],
+                }
+            ],
+        }
+        prom_path = self.dir / "prometheus.yml"
+        prom_path.write_text(yaml.safe_dump(prom))
+        return prom_path, am_path
+
+    def start(self) -> Stack:
+        prom_bin, am_bin = require_tool("prometheus"), require_tool("prometheus-alertmanager")
+        prom_path, am_path = self.write_configs()
+        log = open(self.dir / "stack.log", "ab")  # noqa: SIM115 - closed with the processes
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    am_bin,
+                    f"--config.file={am_path}",
+                    f"--storage.path={self.dir / 'am-data'}",
+                    f"--web.listen-address=127.0.0.1:{self.am_port}",
+                    "--cluster.listen-address=",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    prom_bin,
+                    f"--config.file={prom_path}",
+                    f"--storage.tsdb.path={self.dir / 'prom-data'}",
+                    f"--web.listen-address=127.0.0.1:{self.prom_port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        wait_for(
+            lambda: self._ready(self.am_port) and self._ready(self.prom_port),
+            timeout=30,
+            what="Prometheus and Alertmanager ready",
+        )
+        return self
+
+    def _ready(self, port: int) -> bool:
+        for proc in self.procs:
+            if proc.poll() is not None:
+                raise AssertionError((self.dir / "stack.log").read_text()[-3000:])
+        return requests.get(f"http://127.0.0.1:{port}/-/ready", timeout=2).status_code == 200
+
+    def target_up(self) -> float | None:
+        resp = requests.get(
+            f"http://127.0.0.1:{self.prom_port}/api/v1/query",
+            params={"query": f'up{{job="{JOB}"}}'},
+            timeout=5,
+        ).json()
+        result = resp["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()

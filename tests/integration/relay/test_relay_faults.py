@@ -1,0 +1,146 @@
+"""Faults: SMTP down then back, SIGKILL with a full queue, both channels down, expiry."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from relay_fakes import RelayProcess, RocketChatReceiver, SmtpServer, base_config, webhook
+
+from helpers import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def make_relay(tmp_path: Path, smtp: SmtpServer, chat: RocketChatReceiver, **relay: object):
+    cfg = base_config(tmp_path / "state", **relay)
+    cfg["relay"]["channels"]["email"] = smtp.config()
+    cfg["relay"]["channels"]["rocketchat"] = chat.config()
+    return RelayProcess(tmp_path, cfg)
+
+
+def alert_posts(chat: RocketChatReceiver) -> list[str]:
+    return [t for t in chat.texts() if t.startswith("*[")]
+
+
+def test_smtp_down_then_back(tmp_path, smtp, chat, relays):
+    relay = make_relay(tmp_path, smtp, chat, failing_note_after_seconds=2).start()
+    relays.append(relay)
+    smtp.stop()
+    assert relay.post(webhook("BackendDown", host="qnap", service="backend")).status_code == 200
+    # Rocket.Chat gets the alert at once, without waiting for email
+    wait_for(lambda: alert_posts(chat) == ["*[FIRING:1] BackendDown qnap backend*"], timeout=10)
+    # after the threshold it is told that email is failing
+    wait_for(
+        lambda: any("email delivery failing since" in t for t in chat.texts()),
+        timeout=15,
+        what="'email delivery failing' notice",
+    )
+    notice = next(t for t in chat.texts() if "email delivery failing since" in t)
+    assert "Connect" in notice or "refused" in notice  # the reason is in it
+    assert relay.metric("napops_relay_channel_failing", channel="email") == 1
+    # a later alert on Rocket.Chat carries the note
+    assert relay.post(webhook("DiskFull", host="asustor")).status_code == 200
+    wait_for(lambda: any("DiskFull" in t for t in chat.texts()), timeout=10)
+    later = next(t for t in chat.texts() if "DiskFull" in t)
+    assert ":warning: email delivery failing since" in later
+    assert smtp.messages == []
+    smtp.start()  # back on the same port
+    wait_for(lambda: len(smtp.messages) >= 2, timeout=20, what="queued emails after recovery")
+    assert "[FIRING:1] BackendDown qnap backend" in smtp.subjects()
+    assert "[FIRING:1] DiskFull asustor" in smtp.subjects()
+    wait_for(lambda: any("email delivery recovered" in t for t in chat.texts()), timeout=10)
+    assert relay.metric("napops_relay_channel_failing", channel="email") == 0
+    assert relay.metric("napops_relay_failed_total", channel="email") >= 1
+
+
+def test_sigkill_with_100_queued_delivers_all_once(tmp_path, smtp, chat, relays):
+    relay = make_relay(tmp_path, smtp, chat, failing_note_after_seconds=3600)
+    relays.append(relay.start())
+    smtp.stop()
+    chat.fail = True
+    for i in range(100):
+        assert relay.post(webhook(f"Alert{i:03d}")).status_code == 200
+    wait_for(lambda: relay.metric("napops_relay_queue_depth", channel="email") == 100)
+    assert relay.metric("napops_relay_queue_depth", channel="rocketchat") == 100
+    relay.kill(signal.SIGKILL)
+    smtp.start()
+    chat.fail = False
+    relay.start()
+    wait_for(
+        lambda: len(smtp.messages) >= 100 and len(alert_posts(chat)) >= 100,
+        timeout=60,
+        what="all 100 on both channels",
+    )
+    wait_for(lambda: relay.metric("napops_relay_queue_depth", channel="email") == 0)
+    wait_for(lambda: relay.metric("napops_relay_queue_depth", channel="rocketchat") == 0)
+    expected = {f"[FIRING:1] Alert{i:03d}" for i in range(100)}
+    assert sorted(smtp.subjects()) == sorted(expected)  # each exactly once
+    assert sorted(t.strip("*") for t in alert_posts(chat)) == sorted(expected)
+
+
+def test_both_channels_down_queue_grows_within_bounds_nothing_dropped(tmp_path, smtp, chat, relays):
+    relay = make_relay(tmp_path, smtp, chat, outbox={"max_items": 20})
+    relays.append(relay.start())
+    smtp.stop()
+    chat.fail = True
+    for i in range(20):
+        assert relay.post(webhook(f"Down{i:02d}")).status_code == 200
+    wait_for(lambda: relay.metric("napops_relay_failed_total", channel="rocketchat") >= 1)
+    assert relay.metric("napops_relay_queue_depth", channel="email") == 20
+    assert relay.metric("napops_relay_queue_depth", channel="rocketchat") == 20
+    wait_for(
+        lambda: relay.metric("napops_relay_oldest_undelivered_age_seconds", channel="email") > 0
+    )
+    assert relay.metric("napops_relay_channel_failing", channel="email") == 1
+    # full: the 21st is refused with 503 so Alertmanager keeps it and retries
+    over = relay.post(webhook("Down20"))
+    assert over.status_code == 503 and "outbox" in over.json()["reason"]
+    assert relay.metric("napops_relay_rejected_total", reason="outbox_full") == 1
+    smtp.start()
+    chat.fail = False
+    wait_for(lambda: len(smtp.messages) == 20 and len(alert_posts(chat)) == 20, timeout=30)
+    assert relay.post(webhook("Down20")).status_code == 200  # Alertmanager's retry lands
+    wait_for(lambda: len(smtp.messages) == 21, timeout=30)
+    assert relay.metric("napops_relay_expired_total", channel="email") == 0
+
+
+def test_very_old_items_expire_with_metric_and_log_line(tmp_path, smtp, chat, relays):
+    relay = make_relay(
+        tmp_path,
+        smtp,
+        chat,
+        outbox={"max_age_seconds": 1},
+        watchdog={"enabled": False, "check_seconds": 0.2},
+    )
+    relays.append(relay.start())
+    smtp.stop()
+    assert relay.post(webhook("Stale")).status_code == 200
+    wait_for(
+        lambda: relay.metric("napops_relay_expired_total", channel="email") == 1,
+        timeout=15,
+        what="expiry",
+    )
+    assert relay.metric("napops_relay_queue_depth", channel="email") == 0
+    assert '"event": "expired"' in relay.log.read_text()
+    smtp.start()
+    assert smtp.messages == []
+
+
+def test_smtp_outage_with_default_retry_settings(tmp_path, smtp, chat, relays):
+    """The shipped backoff (5 s, x2, ±20 %) against a 20 s outage: email lands within ~45 s."""
+    cfg = base_config(tmp_path / "state", failing_note_after_seconds=10)
+    del cfg["relay"]["retry"]  # the schema defaults, as in production
+    cfg["relay"]["channels"]["email"] = smtp.config()
+    cfg["relay"]["channels"]["rocketchat"] = chat.config()
+    relay = RelayProcess(tmp_path, cfg).start()
+    relays.append(relay)
+    smtp.stop()
+    assert relay.post(webhook("TargetDown", host="qnap")).status_code == 200
+    wait_for(lambda: alert_posts(chat), timeout=10, what="Rocket.Chat at once")
+    wait_for(lambda: any("email delivery failing since" in t for t in chat.texts()), timeout=20)
+    wait_for(lambda: relay.metric("napops_relay_failed_total", channel="email") >= 3, timeout=30)
+    smtp.start()
+    wait_for(lambda: smtp.messages, timeout=60, what="email after the outage")
+    assert smtp.subjects() == ["[FIRING:1] TargetDown qnap"]
