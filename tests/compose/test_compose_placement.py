@@ -1,0 +1,54 @@
+"""compose/hosts.yml places every stack of every environment, and names the networks it needs.
+
+Rules: every stack runs on exactly one host per environment, except `agents`, which runs on
+every host; every host has a DOCKER_HOST URL; the external networks a host's stacks use are
+exactly those the host lists (so they can be created before the stacks start).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+from compose_render import COMPOSE, ENVS, STACKS, render
+
+from helpers import require_docker
+
+EVERY_HOST = {"agents"}
+DOCKER_HOST_URL = re.compile(r"^(unix|ssh|tcp)://\S+$")
+
+
+def placement() -> dict[str, Any]:
+    return yaml.safe_load((COMPOSE / "hosts.yml").read_text("utf-8"))["environments"]
+
+
+def test_every_environment_is_placed() -> None:
+    assert sorted(placement()) == ENVS
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_stack_runs_where_it_should(env: str) -> None:
+    hosts = placement()[env]["hosts"]
+    for name, host in hosts.items():
+        assert DOCKER_HOST_URL.match(host["docker_host"]), f"{env}/{name}: bad docker_host"
+        unknown = set(host["stacks"]) - set(STACKS)
+        assert not unknown, f"{env}/{name}: no such stacks {sorted(unknown)}"
+    for stack in STACKS:
+        on = [name for name, host in hosts.items() if stack in host["stacks"]]
+        expected = len(hosts) if stack in EVERY_HOST else 1
+        assert len(on) == expected, f"{env}: {stack} runs on {on or 'no host'}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_hosts_list_the_external_networks_their_stacks_use(env: str) -> None:
+    require_docker()
+    for name, host in placement()[env]["hosts"].items():
+        used = {
+            net["name"]
+            for stack in host["stacks"]
+            for net in render(stack, env).get("networks", {}).values()
+            if net.get("external")
+        }
+        assert used == set(host["networks"]), f"{env}/{name}: stacks use {sorted(used)}"
