@@ -7,15 +7,15 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-FIXTURES = SHARED / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 T = TypeVar("T")
@@ -69,6 +69,27 @@ def wait_for(
             last = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last!r}")
+
+
+@contextmanager
+def serving(argv: list[str], ready_url: str, what: str, stop_timeout: float = 20) -> Iterator[str]:
+    """Run a server process until the block ends; yields ``ready_url`` once it answers 200."""
+    import urllib.request
+
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(
+            lambda: urllib.request.urlopen(ready_url, timeout=2).status == 200,
+            what=f"{what} ready",
+        )
+        yield ready_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def free_port() -> int:

@@ -10,17 +10,13 @@ checked as written. Certificates are made here with `cryptography`.
 
 from __future__ import annotations
 
-import datetime
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from compose_render import COMPOSE
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tlscert import self_signed
 
 from helpers import require_tool
 
@@ -34,29 +30,7 @@ SITE_VARS = {
 
 
 def write_certificate(live: Path, name: str) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    (live / name).mkdir(parents=True)
-    (live / name / "fullchain.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (live / name / "privkey.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    self_signed(live / name / "fullchain.pem", live / name / "privkey.pem", name, ip=None)
 
 
 def backport(text: str, root: Path) -> str:

@@ -9,7 +9,6 @@ own API, exactly as a dashboard query would see them.
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
 import json
 import ssl
@@ -21,10 +20,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tlscert import self_signed
 
 from helpers import free_port, require_tool, wait_for
 
@@ -42,29 +38,7 @@ MUST_SEE = {
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 valid 60 days, so the expiry series has a real value."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "napops-test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=60))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    return self_signed(directory / "cert.pem", directory / "key.pem", "napops-test", days=60)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from monitoring_files import ALERTMANAGER, load_yaml
 
-from helpers import free_port, require_tool, wait_for
+from helpers import free_port, require_tool, serving, wait_for
 
 CONFIG = ALERTMANAGER / "alertmanager.yml"
 CASES = load_yaml(ALERTMANAGER / "tests" / "routes.yml")["cases"]
@@ -78,27 +78,16 @@ def alertmanager(tmp_path: Path) -> Iterator[str]:
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={path}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    argv = [
+        binary,
+        f"--config.file={path}",
+        f"--storage.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=2).status == 200,
-            what="alertmanager ready",
-        )
+    with serving(argv, f"{url}/-/ready", "alertmanager", stop_timeout=10):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def post_alerts(url: str, alerts: list[dict[str, str]]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import yaml
 from monitoring_files import RULES, load_yaml, stage_config
 
-from helpers import free_port, require_tool, wait_for
+from helpers import free_port, require_tool, serving, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,27 +26,16 @@ def get(url: str) -> Any:
 def node_exporter() -> Iterator[str]:
     binary = require_tool("prometheus-node-exporter")
     address = f"127.0.0.1:{free_port()}"
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--web.listen-address={address}",
-            "--collector.disable-defaults",
-            "--collector.cpu",
-            "--collector.meminfo",
-            "--collector.filesystem",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(
-            lambda: urllib.request.urlopen(f"http://{address}/metrics", timeout=2),
-            what="node exporter",
-        )
+    argv = [
+        binary,
+        f"--web.listen-address={address}",
+        "--collector.disable-defaults",
+        "--collector.cpu",
+        "--collector.meminfo",
+        "--collector.filesystem",
+    ]
+    with serving(argv, f"http://{address}/metrics", "node exporter", stop_timeout=10):
         yield address
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def localise(config_path: Path, node: str) -> None:
@@ -74,26 +62,15 @@ def prometheus(tmp_path: Path, node_exporter: str) -> Iterator[str]:
     config = stage_config(tmp_path / "etc", "dev")
     localise(config, node_exporter)
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=2).status == 200,
-            what="prometheus ready",
-        )
+    with serving(argv, f"{url}/-/ready", "prometheus"):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def rule_names_in_files() -> set[str]:
