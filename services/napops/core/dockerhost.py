@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -13,15 +14,17 @@ import docker
 def client(config: Mapping[str, Any] | None = None) -> docker.DockerClient:
     """A client for ``docker.host`` in the config, else ``DOCKER_HOST``, else the local socket.
 
-    ``ssh://`` hosts go through the ``ssh`` binary (keys and known_hosts as for any ssh).
-    Raises docker.errors.DockerException when the engine cannot be reached.
+    ``ssh://`` hosts go through the ``ssh`` binary when there is one (its config, keys, agent
+    and known_hosts apply), else through paramiko (the napops image has no ssh binary; mount
+    the key and known_hosts at ~/.ssh). Either way the remote side runs
+    ``docker system dial-stdio``. Raises docker.errors.DockerException when the engine cannot
+    be reached.
     """
     cfg = dict(config or {})
     host = cfg.get("host") or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     timeout = int(cfg.get("timeout_seconds", 10))
-    return docker.DockerClient(
-        base_url=host, timeout=timeout, use_ssh_client=host.startswith("ssh://")
-    )
+    ssh_binary = host.startswith("ssh://") and shutil.which("ssh") is not None
+    return docker.DockerClient(base_url=host, timeout=timeout, use_ssh_client=ssh_binary)
 
 
 class Engine:
