@@ -34,6 +34,7 @@ TOKEN_FORMATS = {
 SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key)", re.I)
 ASSIGNMENT = re.compile(r"^\s*-?\s*[\"']?([A-Za-z0-9_.-]+)[\"']?\s*[:=]\s*(.*?)\s*$")
 CANDIDATE = re.compile(r"[A-Za-z0-9+/_=-]{24,}")
+SAMPLES = ("tests/fixtures/",)  # wire-format samples copied from real senders
 CONFIG_SUFFIXES = {
     ".yml",
     ".yaml",
@@ -121,6 +122,10 @@ def scan_file(path: Path, rel: str) -> list[Finding]:
     except (UnicodeDecodeError, OSError):
         return []  # binary files: PEM keys and tokens are text; nothing to read here
     config = path.suffix in CONFIG_SUFFIXES or path.name.startswith(".env")
+    if rel.startswith(SAMPLES):
+        # Real senders' payloads (commit ids, image digests, advisory URLs) are random-looking
+        # by nature and hold no configuration: only the key, token and URL detectors apply.
+        config = False
     return list(scan_text(rel, text, config))
 
 

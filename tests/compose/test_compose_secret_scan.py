@@ -94,3 +94,14 @@ def test_scanner_leaves_references_and_secret_files_alone(tmp_path: Path) -> Non
     assert scan_file(clean, "stack.yml") == []
     model = {"services": {"db": {"environment": {"DB_PASSWORD_FILE": "/run/secrets/x"}}}}
     assert list(scan_model("x", model)) == []
+
+
+def test_samples_are_exempt_from_entropy_but_not_from_keys_and_tokens(tmp_path: Path) -> None:
+    sample = tmp_path / "push.json"
+    real = (ROOT / "tests/fixtures/gitea/push.json").read_text(encoding="utf-8")
+    sample.write_text(real.splitlines()[4] + "\n")  # compare_url: two commit ids
+    assert scan_file(sample, "tests/fixtures/gitea/push.json") == []
+    assert scan_file(sample, "compose/config/push.json"), "the same text in config is flagged"
+    token = "gh" + "p_" + secrets.token_hex(20)
+    sample.write_text(f'{{"note": "{token}"}}')
+    assert scan_file(sample, "tests/fixtures/gitea/push.json"), "a token in a sample is caught"
