@@ -46,6 +46,13 @@ def register(app: Flask, relay: Relay, token: str) -> None:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="napops-relay"'
         return resp, code
 
+    @app.after_request
+    def count_oversized(resp: Response) -> Response:
+        # the core app refuses an oversized body before any route runs; count it here
+        if resp.status_code == 413 and request.path in ("/alertmanager", "/watchdog"):
+            metrics.rejected.labels("too_large").inc()
+        return resp
+
     @app.post("/alertmanager")
     def alertmanager() -> Answer:
         if not authorised(request.headers.get("Authorization"), token):

@@ -1,13 +1,17 @@
 """Which channels are failing, since when and why: the source of failover notes.
 
-Pure state with a lock; the time is always passed in. A failure episode starts at the first
-failed attempt after a success and ends at the next success.
+State with a lock; the time is always passed in. A failure episode starts at the first
+failed attempt after a success and ends at the next success. With a ``store`` (the outbox's
+meta table) episodes survive a restart: "failing since 10:02" keeps its 10:02, and a note
+already announced is not announced again.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Protocol
 
 from .render import clock
 
@@ -20,14 +24,45 @@ class Episode:
     announced: bool = False
 
 
+class MetaStore(Protocol):
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+STORE_KEY = "channel_health"
+
+
 class ChannelHealth:
     """Tracks failure episodes per channel."""
 
-    def __init__(self, timezone: str = "UTC", threshold: float = 120):
+    def __init__(
+        self, timezone: str = "UTC", threshold: float = 120, store: MetaStore | None = None
+    ):
         self.timezone = timezone
         self.threshold = threshold
         self._lock = threading.Lock()
-        self._failing: dict[str, Episode] = {}
+        self._store = store
+        self._failing: dict[str, Episode] = self._load()
+
+    def _load(self) -> dict[str, Episode]:
+        raw = self._store.get_meta(STORE_KEY) if self._store else None
+        if not raw:
+            return {}
+        try:
+            return {ch: Episode(**ep) for ch, ep in json.loads(raw).items()}
+        except (ValueError, TypeError):
+            return {}  # unreadable: start clean; the next failure starts a new episode
+
+    def _save(self) -> None:
+        """Persist the episodes; called with the lock held, after each change."""
+        if self._store is not None:
+            state = {ch: asdict(ep) for ch, ep in self._failing.items()}
+            self._store.set_meta(STORE_KEY, json.dumps(state, sort_keys=True))
+
+    def channels_failing(self) -> list[str]:
+        with self._lock:
+            return sorted(self._failing)
 
     def failed(self, channel: str, now: float, reason: str) -> int:
         """Record a failed attempt; returns the consecutive failures of the episode."""
@@ -38,12 +73,16 @@ class ChannelHealth:
             else:
                 ep.failures += 1
                 ep.reason = reason
+            self._save()
             return ep.failures
 
     def succeeded(self, channel: str) -> Episode | None:
         """Record a success; returns the episode it ended (None when the channel was fine)."""
         with self._lock:
-            return self._failing.pop(channel, None)
+            ended = self._failing.pop(channel, None)
+            if ended is not None:
+                self._save()
+            return ended
 
     def note(self, channel: str, ep: Episode) -> str:
         return f"{channel} delivery failing since {clock(ep.since, self.timezone)}: {ep.reason}"
@@ -65,6 +104,8 @@ class ChannelHealth:
                 if not ep.announced and now - ep.since >= self.threshold:
                     ep.announced = True
                     out.append((ch, self.note(ch, ep)))
+            if out:
+                self._save()
         return out
 
     def failing(self, channel: str) -> bool:

@@ -100,7 +100,7 @@ class RelayMetrics:
                 self.latency.labels(ch, since)
         for endpoint in ("alertmanager", "watchdog"):
             self.received.labels(endpoint)
-        for reason in ("auth", "payload", "outbox_full", "channels"):
+        for reason in ("auth", "payload", "too_large", "outbox_full", "channels"):
             self.rejected.labels(reason)
 
     def watch_outbox(

@@ -59,7 +59,10 @@ class Relay:
         self.metrics = RelayMetrics(registry, names)
         self.metrics.watch_outbox(registry, outbox.stats, names, clock_fn)
         tz = _timezone(section["timezone"])
-        self.health = ChannelHealth(tz, section["failing_note_after_seconds"])
+        self.health = ChannelHealth(tz, section["failing_note_after_seconds"], store=outbox)
+        for channel in self.health.channels_failing():  # an episode from before a restart
+            if channel in names:
+                self.metrics.channel_failing.labels(channel).set(1)
         self.options = Options(tuple(section["subject_labels"]), tz, section.get("grafana_url"))
         retry = Retry(**section["retry"])
         self.workers = {

@@ -75,6 +75,8 @@ def test_refused_with_json_reason_and_nothing_stored(relay, chat, path, case):
     body = resp.json()
     assert body["error"] == status and reason in body["reason"]
     assert stored_rows(relay) == 0
+    label = {400: "payload", 401: "auth", 413: "too_large"}[status]
+    assert relay.metric("napops_relay_rejected_total", reason=label) == 1  # counted, once
     assert relay.metric("napops_relay_received_total", endpoint="alertmanager") == 0
     assert relay.metric("napops_relay_watchdog_last_heartbeat_timestamp_seconds") == 0
     assert chat.posts == []

@@ -81,6 +81,29 @@ def test_sigkill_with_100_queued_delivers_all_once(tmp_path, smtp, chat, relays)
     assert sorted(t.strip("*") for t in alert_posts(chat)) == sorted(expected)
 
 
+def test_failing_since_survives_a_restart(tmp_path, smtp, chat, relays):
+    relay = make_relay(tmp_path, smtp, chat, failing_note_after_seconds=2)
+    relays.append(relay.start())
+    smtp.stop()
+    assert relay.post(webhook("BackendDown", host="qnap")).status_code == 200
+    wait_for(lambda: any("email delivery failing since" in t for t in chat.texts()), timeout=15)
+    [before] = [t for t in chat.texts() if "email delivery failing since" in t]
+    relay.kill(signal.SIGKILL)
+    relay.start()
+    assert relay.metric("napops_relay_channel_failing", channel="email") == 1
+    assert relay.post(webhook("DiskFull", host="asustor")).status_code == 200
+    second = wait_for(
+        lambda: next((t for t in chat.texts() if "[FIRING:1] DiskFull" in t), None),
+        timeout=10,
+        what="the second alert on Rocket.Chat",
+    )
+    since = before.split("failing since ", 1)[1][:5]  # HH:MM of the first failure
+    assert f"email delivery failing since {since}" in second
+    # the episode was announced once, before the restart: not again after it
+    time.sleep(3)
+    assert len([t for t in chat.texts() if "\n*email delivery failing since" in t]) == 1
+
+
 def test_both_channels_down_queue_grows_within_bounds_nothing_dropped(tmp_path, smtp, chat, relays):
     relay = make_relay(tmp_path, smtp, chat, outbox={"max_items": 20})
     relays.append(relay.start())

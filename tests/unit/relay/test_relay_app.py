@@ -59,6 +59,8 @@ def test_refusals(ctx):
     big["alerts"][0]["annotations"]["description"] = "y" * 9000
     r = client.post("/alertmanager", data=json.dumps(big), headers=AUTH)
     assert r.status_code == 413 and r.get_json()["error"] == 413
+    too_large = {"reason": "too_large"}
+    assert ctx.registry.get_sample_value("napops_relay_rejected_total", too_large) == 1
     # asked for email only, which is not configured: 503 so Alertmanager keeps it
     r = client.post("/alertmanager?channels=email", data=RAW, headers=AUTH)
     assert r.status_code == 503 and "email" in r.get_json()["reason"]
