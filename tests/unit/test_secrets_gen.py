@@ -1,6 +1,8 @@
-"""compose/bin/secrets-gen: creates missing secrets (0600, random), never overwrites one, and
-finds the secrets in the compose files themselves. Runs the real script against a scratch
-compose folder rendered by the real `docker compose config` (no engine needed)."""
+"""compose/bin/secrets-gen: creates missing secrets (0600, random), never overwrites one, gives
+the copies of one value (`<name>`, `<name>.<reader>`) that one value, refuses files read by
+different users, and finds the secrets in the compose files themselves. Runs the real script
+against a scratch compose folder rendered by the real `docker compose config` (no engine
+needed)."""
 
 from __future__ import annotations
 
@@ -104,6 +106,142 @@ def test_never_overwrites_an_existing_secret(compose_dir: Path) -> None:
     first = (folder / "hook_url").read_text()
     assert run(compose_dir, "--env", "dev").returncode == 0
     assert (folder / "hook_url").read_text() == first
+
+
+# One value read by three users: the client's file, and a copy for each store.
+STACK_COPIES = """\
+services:
+  client:
+    image: busybox
+    user: "65532:65532"
+    secrets: [store_password]
+  db:
+    image: busybox
+    user: "999:999"
+    secrets: [{source: store_password.db, target: store_password}]
+  cache:
+    image: busybox
+    user: "999:1000"
+    secrets: [{source: store_password.cache, target: store_password}]
+secrets:
+  store_password:
+    file: ../secrets/${NAPOPS_ENV:?}/store_password
+  store_password.db:
+    file: ../secrets/${NAPOPS_ENV:?}/store_password.db
+  store_password.cache:
+    file: ../secrets/${NAPOPS_ENV:?}/store_password.cache
+"""
+COPIES = ("store_password", "store_password.cache", "store_password.db")
+
+
+@pytest.fixture
+def with_copies(compose_dir: Path) -> Path:
+    """The scratch compose folder with a copy group; returns its dev secrets folder."""
+    (compose_dir / "stacks" / "b.yml").write_text(STACK_COPIES)
+    return compose_dir / "secrets" / "dev"
+
+
+def test_copies_get_one_fresh_value(compose_dir: Path, with_copies: Path) -> None:
+    proc = run(compose_dir, "--env", "dev")
+    assert proc.returncode == 0, proc.stderr
+    values = {name: (with_copies / name).read_text() for name in COPIES}
+    assert len(set(values.values())) == 1, values
+    value = values["store_password"]
+    assert len(value) >= 43 and value != (with_copies / "db_password").read_text()
+    for name in COPIES:
+        assert stat.S_IMODE((with_copies / name).stat().st_mode) == 0o600
+    assert "store_password: one value in 3 files" in proc.stdout
+    assert "    created  store_password.db (0600" in proc.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving files away needs root")
+def test_each_copy_belongs_to_its_own_readers(compose_dir: Path, with_copies: Path) -> None:
+    assert run(compose_dir, "--env", "dev").returncode == 0
+    owners = {n: (with_copies / n).stat() for n in COPIES}
+    assert {n: (st.st_uid, st.st_gid) for n, st in owners.items()} == {
+        "store_password": (65532, 65532),
+        "store_password.db": (999, 999),
+        "store_password.cache": (999, 1000),
+    }
+
+
+@pytest.mark.parametrize("existing", COPIES)
+def test_a_missing_copy_gets_the_value_of_the_existing_one(
+    compose_dir: Path, with_copies: Path, existing: str
+) -> None:
+    with_copies.mkdir(parents=True)
+    kept = with_copies / existing
+    kept.write_text("chosen-by-the-operator")
+    kept.chmod(0o640)
+    proc = run(compose_dir, "--env", "dev")
+    assert proc.returncode == 0, proc.stderr
+    assert f"missing ones get the value of {existing}" in proc.stdout
+    for name in COPIES:
+        assert (with_copies / name).read_text() == "chosen-by-the-operator"
+        if name != existing:
+            assert stat.S_IMODE((with_copies / name).stat().st_mode) == 0o600
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640  # never re-permissioned
+    # a second run changes nothing
+    again = run(compose_dir, "--env", "dev")
+    assert again.returncode == 0, again.stderr
+    assert all(f"kept     {name}" in again.stdout for name in COPIES)
+    assert {(with_copies / n).read_text() for n in COPIES} == {"chosen-by-the-operator"}
+
+
+def test_copies_that_differ_are_reported_and_not_completed(
+    compose_dir: Path, with_copies: Path
+) -> None:
+    with_copies.mkdir(parents=True)
+    (with_copies / "store_password").write_text("new-value")
+    (with_copies / "store_password.db").write_text("old-value")
+    dry = run(compose_dir, "--env", "dev", "--dry-run")
+    assert dry.returncode == 1
+    assert "store_password: one value in 3 files; see the problem below" in dry.stdout
+    assert "    missing  store_password.cache for cache (999:1000)" in dry.stdout
+    proc = run(compose_dir, "--env", "dev")
+    assert proc.returncode == 1
+    for out in (dry.stderr, proc.stderr):
+        assert "copies of store_password hold different values" in out
+        assert "(store_password vs store_password.db)" in out
+    assert "skipped  store_password.cache" in proc.stdout
+    assert not (with_copies / "store_password.cache").exists()  # which value would it get?
+    assert (with_copies / "store_password").read_text() == "new-value"
+    assert (with_copies / "store_password.db").read_text() == "old-value"
+    assert (with_copies / "db_password").is_file()  # the other secrets are still created
+
+
+def test_readers_with_different_users_stop_before_anything_is_created(
+    compose_dir: Path,
+) -> None:
+    (compose_dir / "stacks" / "b.yml").write_text(
+        STACK_COPIES.replace("source: store_password.db", "source: store_password")
+    )
+    proc = run(compose_dir, "--env", "dev")
+    assert proc.returncode == 1
+    assert "Permission denied" in proc.stderr and "nothing created" in proc.stderr
+    assert "store_password is read by client (65532:65532); db (999:999)" in proc.stderr
+    assert "store_password.cache" not in proc.stderr
+    assert "compose/secrets/README.md" in proc.stderr
+    assert not (compose_dir / "secrets" / "dev").exists()
+    dry = run(compose_dir, "--env", "dev", "--dry-run")
+    assert dry.returncode == 1
+    assert "store_password is read by client (65532:65532); db (999:999)" in dry.stderr
+    assert "    missing  store_password for client (65532:65532); db (999:999)" in dry.stdout
+    assert not (compose_dir / "secrets" / "dev").exists()
+
+
+def test_dry_run_lists_each_group_with_its_copies(compose_dir: Path, with_copies: Path) -> None:
+    dry = run(compose_dir, "--env", "dev", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    lines = dry.stdout.splitlines()
+    start = lines.index("  store_password: one value in 3 files; none yet: a new one")
+    assert lines[start + 1 : start + 4] == [
+        "    missing  store_password for client (65532:65532)",
+        "    missing  store_password.cache for cache (999:1000)",
+        "    missing  store_password.db for db (999:999)",
+    ]
+    assert "  missing  db_password for app (65532:65532)" in lines  # not a group: one line
+    assert not with_copies.exists()
 
 
 def test_picks_up_a_secret_declared_by_a_new_stack(compose_dir: Path) -> None:
