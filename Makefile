@@ -21,7 +21,7 @@ $(VENV)/.installed: services/pyproject.toml
 
 venv: $(VENV)/.installed ## create the virtualenv with napops and its test tools
 
-test: venv images ## run the whole test suite (does its own set-up)
+test: venv images validate ## static checks (make validate), then the whole test suite; does its own set-up
 	$(PY) -m pytest tests --ignore=tests/bench $(PYTEST_ARGS)
 
 lint: venv ## ruff (check and format) and mypy
