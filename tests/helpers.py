@@ -6,11 +6,13 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
 import pytest
 
@@ -90,6 +92,30 @@ def serving(argv: list[str], ready_url: str, what: str, stop_timeout: float = 20
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 and a port fixed at creation: ``stop()`` makes it refuse
+    connections (an outage), ``start()`` brings it back on the same port. Subclasses give
+    the request handler class in ``handler()``."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._server: ThreadingHTTPServer | None = None
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler())
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
 
 
 def free_port() -> int:

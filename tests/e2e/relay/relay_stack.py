@@ -13,8 +13,7 @@ used and ``Stack.used_project_files`` is False.
 from __future__ import annotations
 
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -22,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import yaml
 
-from helpers import ROOT, free_port, require_tool, wait_for
+from helpers import ROOT, LoopbackServer, free_port, require_tool, wait_for
 
 PROM_DIR, AM_DIR = ROOT / "prometheus", ROOT / "alertmanager"
 
@@ -84,14 +83,10 @@ FALLBACK_AM = {
 }
 
 
-class Target:
+class Target(LoopbackServer):
     """A scrape target that can be stopped (connection refused -> up == 0) and restarted."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> Target:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 body = b"# TYPE fake_backend_ready gauge\nfake_backend_ready 1\n"
@@ -104,15 +99,7 @@ class Target:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return Handler
 
 
 def _group_interval(rule_files: list[Path], alert: str) -> str:

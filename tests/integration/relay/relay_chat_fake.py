@@ -9,30 +9,28 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from helpers import free_port
+from helpers import LoopbackServer
 
 WEBHOOK_PATH = "/hooks/INTEGRATION/SECRETTOKEN"
 
 
-class RocketChatReceiver:
+class RocketChatReceiver(LoopbackServer):
     """Records posts to the incoming-webhook path; ``fail=True`` answers 500 like a broken RC."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        super().__init__()
         self.posts: list[dict[str, Any]] = []
         self.fail = False
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
 
-    def start(self) -> RocketChatReceiver:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,16 +51,7 @@ class RocketChatReceiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return Handler
 
     def texts(self) -> list[str]:
         with self._lock:
