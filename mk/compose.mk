@@ -27,11 +27,21 @@ compose-lint: ## yamllint (relaxed) of compose/, shellcheck of its scripts
 	yamllint --no-warnings -d relaxed compose
 	shellcheck $(sort $(COMPOSE_SCRIPTS))
 
-# Idempotent; run against each host's engine. `make up` on a host needs these first.
+# Idempotent; run against each host's engine. `make up` on a host needs these first. A network
+# listed under internal_networks is created --internal; an existing one that disagrees is an
+# error (recreate it by hand once its containers are stopped).
 compose-networks: venv ## create the external networks compose/hosts.yml lists for ENV
-	@$(PY) -c 'import sys, yaml; env = yaml.safe_load(open("compose/hosts.yml"))["environments"][sys.argv[1]]; \
-	  [print(h["docker_host"], n) for h in env["hosts"].values() for n in h["networks"]]' $(ENV) | \
-	while read -r host net; do \
-	  DOCKER_HOST=$$host docker network inspect "$$net" >/dev/null 2>&1 || \
-	    { DOCKER_HOST=$$host docker network create "$$net" >/dev/null && echo "created $$net on $$host"; }; \
+	@$(PY) -c 'import sys, yaml; env = yaml.safe_load(open("compose/hosts.yml"))["environments"]; \
+	  [print(h["docker_host"], n, str(i).lower()) for h in env[sys.argv[1]]["hosts"].values() \
+	   for i, key in ((False, "networks"), (True, "internal_networks")) for n in h.get(key, [])]' \
+	  $(ENV) | \
+	while read -r host net internal; do \
+	  export DOCKER_HOST=$$host; flag=; [ "$$internal" = true ] && flag=--internal; \
+	  if have=$$(docker network inspect -f '{{.Internal}}' "$$net" 2>/dev/null); then \
+	    [ "$$have" = "$$internal" ] || \
+	      { echo "error: $$net on $$host: internal=$$have, expected $$internal" >&2; exit 1; }; \
+	  else \
+	    docker network create $$flag "$$net" >/dev/null && \
+	      echo "created $$net on $$host$${flag:+ ($$flag)}"; \
+	  fi; \
 	done

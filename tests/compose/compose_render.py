@@ -44,21 +44,28 @@ def compose_args(stack: str, env: str, compose_dir: Path = COMPOSE) -> list[str]
     return args
 
 
-def run_config(args: list[str], *extra: str) -> subprocess.CompletedProcess[str]:
-    """`docker compose <args> config <extra>`; never starts anything."""
+def run_config(
+    args: list[str], *extra: str, shell: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`docker compose <args> config <extra>`; never starts anything. ``shell``: variables set
+    in the shell, which win over the env file (as a host's `env` in compose/hosts.yml)."""
     return subprocess.run(
         ["docker", "compose", *args, "config", *extra],
         capture_output=True,
         text=True,
         timeout=60,
-        env=clean_env(),
+        env={**clean_env(), **(shell or {})},
     )
 
 
 @functools.cache
-def render(stack: str, env: str) -> dict[str, Any]:
-    """The rendered model of ``stack`` in ``env``; raises AssertionError with Compose's error."""
-    proc = run_config(compose_args(stack, env), "--format", "json")
+def render(stack: str, env: str, shell: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """The rendered model of ``stack`` in ``env``; raises AssertionError with Compose's error.
+
+    ``shell`` holds (name, value) pairs set in the shell for the run (a tuple, so the result
+    can be cached).
+    """
+    proc = run_config(compose_args(stack, env), "--format", "json", shell=dict(shell))
     if proc.returncode != 0:
         raise AssertionError(f"{stack} ({env}) does not render:\n{proc.stderr}")
     return json.loads(proc.stdout)

@@ -2,26 +2,23 @@
 
 Rules: every stack runs on exactly one host per environment, except `agents`, which runs on
 every host; every host has a DOCKER_HOST URL; the external networks a host's stacks use are
-exactly those the host lists (so they can be created before the stacks start).
+exactly those the host lists (so they can be created before the stacks start), and a host's
+`env` sets only documented variables. Whether the placed stacks can reach each other is
+test_cross_host_reachability.py.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
-import yaml
 from compose_render import COMPOSE, ENVS, STACKS, render
+from estate_model import placement
 
 from helpers import require_docker
 
 EVERY_HOST = {"agents"}
 DOCKER_HOST_URL = re.compile(r"^(unix|ssh|tcp)://\S+$")
-
-
-def placement() -> dict[str, Any]:
-    return yaml.safe_load((COMPOSE / "hosts.yml").read_text("utf-8"))["environments"]
 
 
 def test_every_environment_is_placed() -> None:
@@ -51,4 +48,13 @@ def test_hosts_list_the_external_networks_their_stacks_use(env: str) -> None:
             for net in render(stack, env).get("networks", {}).values()
             if net.get("external")
         }
-        assert used == set(host["networks"]), f"{env}/{name}: stacks use {sorted(used)}"
+        listed = set(host["networks"]) | set(host.get("internal_networks", []))
+        assert used == listed, f"{env}/{name}: stacks use {sorted(used)}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_host_variables_are_documented(env: str) -> None:
+    documented = (COMPOSE / "env" / env / ".env.example").read_text("utf-8")
+    for name, host in placement()[env]["hosts"].items():
+        for var in host.get("env") or {}:
+            assert re.search(rf"^#?\s*{var}=", documented, re.M), f"{env}/{name}: {var}"

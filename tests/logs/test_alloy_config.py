@@ -8,11 +8,13 @@ and types are checked only against what this project relies on.
 from __future__ import annotations
 
 import pytest
+import yaml
 from alloy_text import AlloySyntaxError, Block, parse, references, tokenize
 
 from helpers import ROOT
 
 ALLOY = ROOT / "loki" / "alloy" / "config.alloy"
+AGENTS = ROOT / "compose" / "stacks" / "agents.yml"
 PROXY = "tcp://socket-proxy:2375"
 COMPOSE_LABELS = {
     "__meta_docker_container_label_com_docker_compose_project": "compose_project",
@@ -66,10 +68,16 @@ def test_sidecar_json_fields_are_parsed_and_level_event_promoted(root: Block) ->
     assert {"run_id", "deploy_id"} <= metadata, "ids are searchable but not labels"
 
 
-def test_logs_are_pushed_to_loki(root: Block) -> None:
+def test_logs_are_pushed_to_the_loki_the_environment_names(root: Block) -> None:
+    """The URL is LOKI_PUSH_URL, which the agents stack sets to Loki in its own network unless
+    the host's run names another (the QNAP's; test_cross_host_reachability checks each host)."""
     write = one(root, "loki.write")
-    assert one(write, "endpoint").strings("url") == ["http://loki:3100/loki/api/v1/push"]
+    url = one(write, "endpoint").attributes["url"]
+    assert [t.text for t in url] == ["sys.env", "(", '"LOKI_PUSH_URL"', ")"]
     assert "host" in write.keys("external_labels")
+    agents = yaml.safe_load(AGENTS.read_text(encoding="utf-8"))
+    pushed = agents["services"]["alloy"]["environment"]["LOKI_PUSH_URL"]
+    assert pushed == "${LOKI_PUSH_URL:-http://loki:3100/loki/api/v1/push}"
 
 
 def test_every_component_reference_resolves(root: Block) -> None:
