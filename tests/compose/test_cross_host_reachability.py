@@ -176,15 +176,19 @@ def test_the_edge_reaches_grafana_and_the_registry_on_the_ops_host(env: str) -> 
     assert not problems, "\n".join(problems)
 
 
-def test_the_probe_network_is_internal_and_holds_the_prober_and_the_stores() -> None:
+def test_the_probe_networks_are_internal_and_hold_the_prober_and_the_stores() -> None:
     estate = build("prod")
     qnap = estate.hosts["qnap"]
     prober = estate.find("prober")
     [probe_net] = [net for net in prober.networks if net.endswith("-probe")]
     assert probe_net in qnap.internal
     members = {s.name for s in qnap.services if probe_net in s.networks}
-    stores = {"mariadb", "redis", "elasticsearch", "postgres", "tika", "mongo", "clamav"}
+    stores = {"mariadb", "redis", "elasticsearch", "postgres", "tika", "clamav"}
     assert members == stores | {"backend", "prober"}
+    # MongoDB has no authentication: it shares its own probe network with the prober alone
+    [mongo_net] = [net for net in prober.networks if net.endswith("-probe-mongo")]
+    assert mongo_net in qnap.internal
+    assert {s.name for s in qnap.services if mongo_net in s.networks} == {"mongo", "prober"}
 
 
 # --- the checks reject an estate broken the way it was --------------------------------------
