@@ -102,16 +102,18 @@ def post_alerts(url: str, alerts: list[dict[str, str]]) -> None:
     urllib.request.urlopen(request, timeout=5).close()
 
 
-def inhibited(url: str) -> dict[str, bool] | None:
-    """alertname/host/severity/mountpoint -> inhibited?, once every alert has been processed."""
+def inhibited(
+    url: str,
+    count: int = 7,
+    keys: tuple[str, ...] = ("alertname", "host", "severity", "mountpoint"),
+) -> dict[str, bool] | None:
+    """"/"-joined ``keys`` -> inhibited?, once all ``count`` alerts have been processed."""
     with urllib.request.urlopen(f"{url}/api/v2/alerts", timeout=5) as response:
         alerts = json.load(response)
-    if len(alerts) < 7:
+    if len(alerts) < count:
         return None
     return {
-        "/".join(
-            a["labels"].get(k, "") for k in ("alertname", "host", "severity", "mountpoint")
-        ): bool(a["status"]["inhibitedBy"])
+        "/".join(a["labels"].get(k, "") for k in keys): bool(a["status"]["inhibitedBy"])
         for a in alerts
     }
 
@@ -178,3 +180,49 @@ def test_inhibitions(alertmanager: str) -> None:
         wait_for(lambda: inhibited(alertmanager) == expected, timeout=15, what="inhibitions")
     except AssertionError:
         assert inhibited(alertmanager) == expected
+
+
+@pytest.mark.integration
+def test_a_dead_prober_silences_its_own_probes_only(alertmanager: str) -> None:
+    qnap_prober, asustor_prober = "qnap:9116", "blackbox-exporter:9115"
+    post_alerts(
+        alertmanager,
+        [
+            {
+                "alertname": "TargetDown",
+                "job": "blackbox-exporter",
+                "host": "qnap",
+                "severity": "critical",
+                "instance": qnap_prober,
+                "prober": qnap_prober,
+            },
+            {
+                "alertname": "EndpointDown",
+                "job": "blackbox-tcp",
+                "host": "qnap",
+                "severity": "critical",
+                "instance": "mariadb:3306",
+                "prober": qnap_prober,
+            },
+            {
+                "alertname": "EndpointDown",
+                "job": "blackbox-http",
+                "host": "qnap",
+                "severity": "critical",
+                "instance": "https://dms.np-dms.work/",
+                "prober": asustor_prober,
+            },
+        ],
+    )
+    expected = {
+        f"TargetDown/{qnap_prober}": False,
+        "EndpointDown/mariadb:3306": True,  # probed by the dead prober: not a finding
+        "EndpointDown/https://dms.np-dms.work/": False,  # another prober: still news
+    }
+    keys = ("alertname", "instance")
+    try:
+        wait_for(
+            lambda: inhibited(alertmanager, 3, keys) == expected, timeout=15, what="inhibitions"
+        )
+    except AssertionError:
+        assert inhibited(alertmanager, 3, keys) == expected
