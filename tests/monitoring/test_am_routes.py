@@ -107,7 +107,7 @@ def inhibited(
     count: int = 7,
     keys: tuple[str, ...] = ("alertname", "host", "severity", "mountpoint"),
 ) -> dict[str, bool] | None:
-    """"/"-joined ``keys`` -> inhibited?, once all ``count`` alerts have been processed."""
+    """The ``keys`` joined by "/" -> inhibited?, once all ``count`` alerts are processed."""
     with urllib.request.urlopen(f"{url}/api/v2/alerts", timeout=5) as response:
         alerts = json.load(response)
     if len(alerts) < count:
