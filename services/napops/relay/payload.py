@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +49,9 @@ WEBHOOK: Schema = {
     },
 }
 
+# The fraction of a second: Go writes up to 9 digits, fromisoformat reads 6.
+_FRACTION = re.compile(r"(\.\d+)")
+
 # Fields that make two deliveries of the same group "the same message".
 _CONTENT_FIELDS = ("status", "labels", "annotations", "startsAt", "endsAt")
 
@@ -79,10 +83,7 @@ def parse_time(text: str) -> float | None:
         return None
     try:
         # Python 3.11 fromisoformat reads 'Z' and up to microseconds; trim nanoseconds.
-        head, dot, frac = text.partition(".")
-        if dot:
-            digits = "".join(c for c in frac if c.isdigit())
-            text = f"{head}.{digits[:6]}{frac[len(digits) :]}"
+        text = _FRACTION.sub(lambda m: m.group(1)[:7], text)
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
         raise PayloadError(f"unreadable time {text!r}") from None

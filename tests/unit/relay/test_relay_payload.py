@@ -52,6 +52,10 @@ def test_times_with_nanoseconds_and_zero_time():
         parse_time("2026-11-26T17:34:08Z") + 0.123456
     )
     assert parse_time("0001-01-01T00:00:00Z") is None
+    # a numeric offset after nanoseconds is kept (Alertmanager in a non-UTC zone)
+    assert parse_time("2026-11-27T00:34:08.123456789+07:00") == pytest.approx(
+        parse_time("2026-11-26T17:34:08Z") + 0.123456
+    )
 
 
 def test_dedup_key_same_for_same_content_and_differs_on_change():
