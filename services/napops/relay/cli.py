@@ -54,9 +54,7 @@ def relay_test(args: argparse.Namespace) -> int:
         print(f"FAILED: {args.channel}: {exc}")
         return 1
     finally:
-        close = getattr(channel, "close", None)
-        if close is not None:
-            close()
+        channel.close()
     print(f"OK: test message sent via {args.channel}")
     return 0
 

@@ -140,7 +140,7 @@ class Relay:
         for channel, note in self.health.to_announce(now):
             log.warning(note, extra={"event": "channel_failing", "channel": channel})
             self.notify(
-                f"{note}",
+                note,
                 "Messages for it are kept and retried.",
                 "warning",
                 "firing",
@@ -177,6 +177,5 @@ class Relay:
             worker.stop()
         self._ticker.join(5)
         for name, channel in self.channels.items():
-            close = getattr(channel, "close", None)
-            if close is not None and not self.workers[name].thread.is_alive():
-                close()
+            if not self.workers[name].thread.is_alive():  # a stuck worker may still use it
+                channel.close()

@@ -45,6 +45,9 @@ class FakeChannel:
             raise ChannelError("down")
         self.sent.append(rendered.subject)
 
+    def close(self):
+        pass
+
 
 def notice(title):
     return {"title": title, "text": "", "severity": "info", "status": "firing"}

@@ -1,4 +1,5 @@
-"""Delivery channels. Each has ``name`` and ``send(rendered, body)``, raising ChannelError.
+"""Delivery channels. Each has ``name``, ``send(rendered, body)`` raising ChannelError, and
+``close()`` releasing its connections.
 
 :func:`build` makes the configured, enabled ones; a channel is configured when its section
 names its server (``host`` for email, ``webhook_url`` for Rocket.Chat).
@@ -16,6 +17,9 @@ class Channel(Protocol):
 
     def send(self, rendered: Rendered, body: dict[str, Any]) -> None:
         """Deliver one message; raise ChannelError with a short reason on failure."""
+
+    def close(self) -> None:
+        """Release kept connections (at shutdown)."""
 
 
 def configured(section: dict[str, Any]) -> dict[str, dict[str, Any]]:

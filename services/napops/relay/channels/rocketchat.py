@@ -41,6 +41,10 @@ class RocketChatChannel:
         if not 200 <= resp.status_code < 300:
             raise ChannelError(f"HTTP {resp.status_code}: {self._scrub(resp.text[:200])}")
 
+    def close(self) -> None:
+        """Close the HTTP session's kept connections (at shutdown)."""
+        self.session.close()
+
     def _scrub(self, text: str) -> str:
         # The path holds the integration id and token: keep them out of logs and chat notes.
         if self._path and self._path != "/":
