@@ -104,6 +104,8 @@ SECTION: Schema = {
         "timezone": {"type": "string", "default": "Asia/Bangkok"},
         "grafana_url": {
             "type": "string",
+            # only {label} placeholders: anything else would fail every render, not start-up
+            "pattern": r"^(?:[^{}]|\{[A-Za-z_][A-Za-z0-9_]*\})*$",
             "description": "Link template per alert, e.g. https://grafana/d/x?var-instance={instance}",
         },
         "retry": {

@@ -46,6 +46,7 @@ def test_every_problem_at_once(tmp_path):
                 "relay": {
                     "token": "short",
                     "colour": "red",
+                    "grafana_url": "https://grafana/d/x?var-instance={0}&q={instance!r}",
                     "channels": {
                         "email": {"host": "smtp", "security": "ssl", "to": []},
                         "rocketchat": {"webhook_url": "ftp://x"},
@@ -66,6 +67,7 @@ def test_every_problem_at_once(tmp_path):
         "relay.channels.email.from",
         "relay.channels.rocketchat.webhook_url",
         "relay.routes[0].channels[0]",
+        "relay.grafana_url",
     ):
         assert f"At '{where}'" in text, where
 
@@ -75,3 +77,11 @@ def test_environment_overrides(tmp_path):
     cfg = configmod.load(SCHEMA, None, environ=env)
     assert cfg["relay"]["watchdog"]["window_seconds"] == 90
     assert configured(cfg["relay"]) == {}
+
+
+@pytest.mark.parametrize("url", ["https://g/d/x?var-instance={instance}&h={host}", "https://g/"])
+def test_grafana_url_with_label_placeholders_is_accepted(url):
+    cfg = configmod.load(
+        SCHEMA, None, environ={"NAPOPS__RELAY__TOKEN": "x" * 20, "NAPOPS__RELAY__GRAFANA_URL": url}
+    )
+    assert cfg["relay"]["grafana_url"] == url
