@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -265,6 +266,44 @@ def test_a_stack_that_does_not_render_creates_nothing(compose_dir: Path) -> None
     assert proc.returncode == 1
     assert "b.yml" in proc.stderr and "nothing created" in proc.stderr
     assert not (compose_dir / "secrets" / "dev").exists()
+
+
+def test_a_directory_where_a_secret_belongs_is_a_clear_error(
+    compose_dir: Path, with_copies: Path
+) -> None:
+    (with_copies / "store_password.db").mkdir(parents=True)
+    proc = run(compose_dir, "--env", "dev")
+    assert proc.returncode == 1
+    assert "store_password.db: Is a directory" in proc.stderr and "Traceback" not in proc.stderr
+    # its group is left alone; the other secrets are created
+    assert not (with_copies / "store_password").exists()
+    assert (with_copies / "db_password").is_file()
+
+
+def test_dotted_names_without_a_declared_base_are_separate_secrets(compose_dir: Path) -> None:
+    (compose_dir / "stacks" / "b.yml").write_text(
+        "services:\n  web:\n    image: busybox\n    user: '101:101'\n"
+        "    secrets: [tls.key, tls.crt]\n"
+        "secrets:\n  tls.key:\n    file: ../secrets/${NAPOPS_ENV:?}/tls.key\n"
+        "  tls.crt:\n    file: ../secrets/${NAPOPS_ENV:?}/tls.crt\n"
+    )
+    assert run(compose_dir, "--env", "dev").returncode == 0
+    folder = compose_dir / "secrets" / "dev"
+    assert (folder / "tls.key").read_text() != (folder / "tls.crt").read_text()
+
+
+def test_without_docker_it_says_so(compose_dir: Path) -> None:
+    env = {"PATH": "/nonexistent", "HOME": os.environ.get("HOME", "/")}
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--compose-dir", str(compose_dir), "--env", "dev"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "cannot run `docker compose`" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (compose_dir / "secrets").exists()
 
 
 @pytest.mark.parametrize("env", ["../dev", "nope", ""])
