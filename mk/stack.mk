@@ -16,6 +16,4 @@ down: ## remove the local stack's containers, networks and anonymous volumes (ke
 	compose/bin/stack-down
 
 down-purge: ## like down, and also delete the stack's named data volumes (asks CONFIRM=yes outside dev)
-	@if [ "$(ENV)" != dev ] && [ "$(CONFIRM)" != yes ]; then \
-	  echo "refusing to delete the data of $(ENV) without CONFIRM=yes" >&2; exit 2; fi
-	compose/bin/stack-down --purge
+	CONFIRM=$(CONFIRM) compose/bin/stack-down --purge
