@@ -18,6 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
+ALLOY = ROOT / "loki" / "alloy" / "config.alloy"
+# the five napops sidecars (console scripts napops-<name>, compose services of napops.yml)
+SIDECARS = ("relay", "certs", "deploy", "backup", "compliance")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 T = TypeVar("T")
@@ -58,7 +61,9 @@ def wait_for(
 ) -> T:
     """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds.
 
-    Exceptions raised by the predicate count as "not yet" and the last one is reported.
+    Exceptions raised by the predicate count as "not yet" and the last one is reported, except
+    an AssertionError, which fails at once (the predicate knows it cannot come true, e.g. the
+    process it waits for has exited).
     """
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
@@ -67,6 +72,8 @@ def wait_for(
             value = predicate()
             if value:
                 return value
+        except AssertionError:
+            raise
         except Exception as exc:  # noqa: BLE001 - polling: any failure means not yet
             last = exc
         time.sleep(interval)

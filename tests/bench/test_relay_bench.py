@@ -50,10 +50,8 @@ def summary(values: list[float]) -> str:
 
 
 def _relay(tmp_path: Path, smtp: SmtpServer, chat: RocketChatReceiver, **kw: object):
-    cfg = base_config(tmp_path / "state", **kw)
+    cfg = base_config(tmp_path / "state", smtp, chat, **kw)
     cfg["log_level"] = "WARNING"
-    cfg["relay"]["channels"]["email"] = smtp.config()
-    cfg["relay"]["channels"]["rocketchat"] = chat.config()
     return RelayProcess(tmp_path, cfg).start()
 
 
@@ -97,11 +95,7 @@ def test_failure_to_inbox(tmp_path):
             target.stop()
         smtp.stop()
         chat.stop()
-    source = (
-        "the project's prometheus/rules and alertmanager/alertmanager.yml"
-        if stack.used_project_files
-        else "FALLBACK rules/routes in tests/e2e/relay/relay_stack.py (project files missing)"
-    )
+    source = "the project's prometheus/rules and alertmanager/alertmanager.yml"
     iv = stack.intervals
     RESULTS["inbox"] = "\n".join(
         [

@@ -27,10 +27,9 @@ import yaml
 from compose_render import ENVS
 from estate_model import Estate, Service, Unreachable, build, edge_upstreams, url_address
 
-from helpers import ROOT, require_docker
+from helpers import ALLOY, ROOT, require_docker
 
 PROMETHEUS = ROOT / "prometheus"
-ALLOY = ROOT / "loki" / "alloy" / "config.alloy"
 # loki.write's endpoint: `url = sys.env("VAR")` or `url = "http://..."`
 ALLOY_URL = re.compile(r'^\s*url\s*=\s*(?:sys\.env\("(\w+)"\)|"([^"]*)")', re.M)
 PROM_GROUP = re.compile(r"\$\{?(\w+)\}?")

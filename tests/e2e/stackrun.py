@@ -14,12 +14,10 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from helpers import ROOT, free_port
+from helpers import ROOT, SIDECARS, free_port
 
-SIDECARS = ("relay", "certs", "deploy", "backup", "compliance")
 # Addresses Prometheus must scrape with up == 1 (the service names and ports of the stack).
 EXPECTED_TARGETS = tuple(f"{s}:8000" for s in SIDECARS) + (
     "node-exporter:9100",
@@ -28,59 +26,12 @@ EXPECTED_TARGETS = tuple(f"{s}:8000" for s in SIDECARS) + (
     "alertmanager:9093",
 )
 
-# Used only while the repository has no prometheus/ or alertmanager/ configuration yet (their
-# owners write them); once they exist, the stack runs with the repository's own files.
-_FALLBACK_PROMETHEUS = """\
-global: {scrape_interval: 5s, evaluation_interval: 5s}
-alerting:
-  alertmanagers: [{static_configs: [{targets: ["alertmanager:9093"]}]}]
-scrape_configs:
-  - job_name: prometheus
-    static_configs: [{targets: ["prometheus:9090"]}]
-  - job_name: alertmanager
-    static_configs: [{targets: ["alertmanager:9093"]}]
-  - job_name: node
-    static_configs: [{targets: ["node-exporter:9100"]}]
-  - job_name: blackbox
-    static_configs: [{targets: ["blackbox-exporter:9115"]}]
-  - job_name: napops
-    file_sd_configs: [{files: ["/etc/prometheus/targets/*.yml"]}]
-"""
-_FALLBACK_TARGETS = "- targets: [" + ", ".join(f"{s}:8000" for s in SIDECARS) + "]\n"
-_FALLBACK_BLACKBOX = "modules:\n  http_2xx: {prober: http}\n"
-_FALLBACK_ALERTMANAGER = 'route: {receiver: "null"}\nreceivers: [{name: "null"}]\n'
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-def config_overrides(scratch: Path) -> dict[str, str]:
-    """Environment that points the stack at fallback configs for what the repo lacks yet."""
-    env: dict[str, str] = {}
-    prom = ROOT / "prometheus"
-    needed = (prom / "prometheus.yml", prom / "targets" / "dev", prom / "blackbox" / "blackbox.yml")
-    if not all(p.exists() for p in needed):
-        _write(scratch / "prometheus" / "prometheus.yml", _FALLBACK_PROMETHEUS)
-        _write(scratch / "prometheus" / "targets" / "dev" / "napops.yml", _FALLBACK_TARGETS)
-        _write(scratch / "prometheus" / "blackbox" / "blackbox.yml", _FALLBACK_BLACKBOX)
-        env["PROMETHEUS_DIR"] = str(scratch / "prometheus")
-    if not (ROOT / "alertmanager" / "alertmanager.yml").exists():
-        _write(scratch / "alertmanager" / "alertmanager.yml", _FALLBACK_ALERTMANAGER)
-        env["ALERTMANAGER_DIR"] = str(scratch / "alertmanager")
-    # the containers run as uid 65532 and must read these folders
-    for folder in (scratch, *scratch.rglob("*")):
-        folder.chmod(0o755 if folder.is_dir() else 0o644)
-    return env
-
 
 @dataclass
 class Stack:
     """One local stack under its own project name, driven through the Makefile."""
 
     project: str
-    scratch: Path
     env: dict[str, str] = field(default_factory=dict)
     up_output: subprocess.CompletedProcess[str] | None = None
 
@@ -94,7 +45,6 @@ class Stack:
             "PROMETHEUS_PORT": str(self.prometheus_port),
             "ALERTMANAGER_PORT": str(self.alertmanager_port),
             "GRAFANA_PORT": str(free_port()),
-            **config_overrides(self.scratch),
         }
 
     def make(self, *targets: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -37,11 +37,11 @@ def napops_image() -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack() -> Iterator[Stack]:
     require_docker()
     require_tool("make")
     require_tool("mmdebstrap")
-    st = Stack(f"napops-e2e-{os.getpid()}", tmp_path_factory.mktemp("stack"))
+    st = Stack(f"napops-e2e-{os.getpid()}")
     st.make("down-purge")  # a clean state, whatever an earlier run left
     assert st.ids("container") == []
     up = st.up_output = st.make("up")

@@ -19,10 +19,9 @@ from typing import Any
 
 import yaml
 
-from helpers import ROOT
+from helpers import ROOT, SIDECARS
 
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
-SIDECARS = ("relay", "certs", "deploy", "backup", "compliance")
 SUFFIXES = {
     "histogram": ("_bucket", "_sum", "_count"),
     "summary": ("", "_sum", "_count"),

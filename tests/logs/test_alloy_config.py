@@ -11,9 +11,8 @@ import pytest
 import yaml
 from alloy_text import AlloySyntaxError, Block, parse, references, tokenize
 
-from helpers import ROOT
+from helpers import ALLOY, ROOT, SIDECARS
 
-ALLOY = ROOT / "loki" / "alloy" / "config.alloy"
 AGENTS = ROOT / "compose" / "stacks" / "agents.yml"
 PROXY = "tcp://socket-proxy:2375"
 COMPOSE_LABELS = {
@@ -57,7 +56,7 @@ def test_sidecar_json_fields_are_parsed_and_level_event_promoted(root: Block) ->
     process = one(root, "loki.process")
     match = one(process, "stage.match")
     selector = match.strings("selector")[0]
-    for sidecar in ("relay", "certs", "deploy", "backup", "compliance"):
+    for sidecar in SIDECARS:
         assert sidecar in selector
     json_stage = one(match, "stage.json")
     assert set(json_stage.keys("expressions")) == SIDECAR_FIELDS

@@ -6,15 +6,13 @@ no stream carries makes a panel empty without any error.
 
 from __future__ import annotations
 
-import json
 import re
 
 from alloy_text import parse
+from grafana.grafana_dashboards import all_queries
 
-from helpers import ROOT
+from helpers import ALLOY
 
-ALLOY = ROOT / "loki" / "alloy" / "config.alloy"
-DASHBOARDS = ROOT / "grafana" / "dashboards"
 _SELECTOR = re.compile(r"\{([^{}]*)\}")
 _MATCHER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)\s*\"")
 _LABEL_VALUES = re.compile(r"label_values\((?:\{[^}]*\}\s*,\s*)?(\w+)\)")
@@ -35,17 +33,8 @@ def alloy_labels() -> set[str]:
 
 
 def loki_queries() -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    for path in sorted(DASHBOARDS.glob("*.json")):
-        board = json.loads(path.read_text(encoding="utf-8"))
-        for panel in board.get("panels", []):
-            for target in panel.get("targets", []):
-                if target.get("datasource", {}).get("uid") == "loki":
-                    found.append((f"{path.stem}: {panel['title']}", target["expr"]))
-        for var in board.get("templating", {}).get("list", []):
-            if (var.get("datasource") or {}).get("uid") == "loki":
-                found.append((f"{path.stem}: variable {var['name']}", str(var["query"])))
-    return found
+    """(where, expr) of every Loki query of every dashboard, nested panels included."""
+    return [(f"{q.dashboard}: {q.where}", q.expr) for q in all_queries("loki")]
 
 
 def test_alloy_creates_the_labels_operators_query_by() -> None:

@@ -9,10 +9,8 @@ from datetime import datetime
 
 from alloy_text import parse
 
-from helpers import ROOT
+from helpers import ALLOY
 from napops.core import logs
-
-ALLOY = ROOT / "loki" / "alloy" / "config.alloy"
 
 
 def _json_stage_fields() -> set[str]:

@@ -17,7 +17,7 @@ from monitoring_files import (
     target_file,
 )
 
-from helpers import ROOT
+from helpers import ROOT, SIDECARS
 
 REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url")
 ALWAYS_FIRING = {"Watchdog"}  # by design never "not firing"
@@ -111,4 +111,4 @@ def test_sidecar_targets_name_their_role() -> None:
     [job] = [j for j in scrape_jobs() if j["job_name"] == "napops"]
     for env in ENVIRONMENTS:
         roles = {group["labels"]["sidecar"] for group in targets_of(env, job)}
-        assert roles == {"relay", "certs", "deploy", "backup", "compliance"}, env
+        assert roles == set(SIDECARS), env

@@ -5,9 +5,7 @@ The project's own rules (prometheus/rules/*.yml) and Alertmanager routes
 rewritten to point at the test's relay. The Prometheus config is generated: it scrapes a
 target the test controls as job ``napops``, with that job's scrape interval and timeout and
 the global evaluation interval from the project's prometheus.yml (rule groups keep their own
-``interval``). When the
-project's files do not exist yet, :data:`FALLBACK` rules/routes with the agreed contract are
-used and ``Stack.used_project_files`` is False.
+``interval``).
 """
 
 from __future__ import annotations
@@ -24,63 +22,6 @@ import yaml
 from helpers import ROOT, LoopbackServer, free_port, require_tool, wait_for
 
 PROM_DIR, AM_DIR = ROOT / "prometheus", ROOT / "alertmanager"
-
-FALLBACK_RULES = {
-    "groups": [
-        {
-            "name": "fallback",
-            "rules": [
-                {
-                    "alert": "TargetDown",
-                    "expr": "up == 0",
-                    "for": "10s",
-                    "labels": {"severity": "critical"},
-                    "annotations": {
-                        "summary": "{{ $labels.job }} target {{ $labels.instance }} is down"
-                    },
-                },
-                {"alert": "Watchdog", "expr": "vector(1)", "labels": {"severity": "none"}},
-            ],
-        }
-    ]
-}
-FALLBACK_AM = {
-    "route": {
-        "receiver": "relay-rocketchat",
-        "group_by": ["alertname", "instance"],
-        "group_wait": "2s",
-        "group_interval": "10s",
-        "repeat_interval": "4h",
-        "routes": [
-            {
-                "matchers": ['alertname="Watchdog"'],
-                "receiver": "watchdog",
-                "repeat_interval": "10s",
-                "group_wait": "0s",
-                "group_interval": "5s",
-            },
-            {"matchers": ['severity="critical"'], "receiver": "relay-critical"},
-        ],
-    },
-    "receivers": [
-        {
-            "name": n,
-            "webhook_configs": [
-                {
-                    "url": u,
-                    "http_config": {
-                        "authorization": {"credentials_file": "/run/secrets/relay_token"}
-                    },
-                }
-            ],
-        }
-        for n, u in (
-            ("relay-critical", "http://relay:8000/alertmanager?channels=email,rocketchat"),
-            ("relay-rocketchat", "http://relay:8000/alertmanager?channels=rocketchat"),
-            ("watchdog", "http://relay:8000/watchdog"),
-        )
-    ],
-}
 
 
 class Target(LoopbackServer):
@@ -160,21 +101,14 @@ class Stack:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.token_file = directory / "relay_token"
         self.token_file.write_text(token + "\n")
-        rules = sorted((PROM_DIR / "rules").glob("*.yml")) if (PROM_DIR / "rules").is_dir() else []
-        self.used_project_files = bool(rules) and (AM_DIR / "alertmanager.yml").exists()
-        if not self.used_project_files:
-            rules = [directory / "fallback-rules.yml"]
-            rules[0].write_text(yaml.safe_dump(FALLBACK_RULES))
+        rules = sorted((PROM_DIR / "rules").glob("*.yml"))
+        assert rules, f"no rule files in {PROM_DIR / 'rules'}"
         self.rule_files = rules
         self.intervals = _project_intervals()
         self.intervals["TargetDown group interval"] = _group_interval(rules, "TargetDown")
 
     def write_configs(self) -> tuple[Path, Path]:
-        am = (
-            yaml.safe_load((AM_DIR / "alertmanager.yml").read_text())
-            if self.used_project_files
-            else yaml.safe_load(yaml.safe_dump(FALLBACK_AM))
-        )
+        am = yaml.safe_load((AM_DIR / "alertmanager.yml").read_text())
         am_path = self.dir / "alertmanager.yml"
         am_path.write_text(
             yaml.safe_dump(rewrite_alertmanager(am, self.relay_url, self.token_file))

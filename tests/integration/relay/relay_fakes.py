@@ -38,13 +38,24 @@ __all__ = [
 TOKEN = "test-token-0123456789abcdef"
 
 
-def base_config(state_dir: Path, **relay: Any) -> dict[str, Any]:
-    """A relay configuration for tests: fast retries, short windows; override per test."""
+def base_config(
+    state_dir: Path,
+    smtp: SmtpServer | None = None,
+    chat: RocketChatReceiver | None = None,
+    **relay: Any,
+) -> dict[str, Any]:
+    """A relay configuration for tests: fast retries, short windows, the channels of the given
+    servers; ``relay`` keys override the section."""
+    channels: dict[str, Any] = {}
+    if smtp is not None:
+        channels["email"] = smtp.config()
+    if chat is not None:
+        channels["rocketchat"] = chat.config()
     section: dict[str, Any] = {
         "state_dir": str(state_dir),
         "token": TOKEN,
         "timezone": "Asia/Bangkok",
-        "channels": {},
+        "channels": channels,
         "retry": {"initial_seconds": 0.2, "max_seconds": 1, "multiplier": 2, "jitter": 0.2},
         "failing_note_after_seconds": 2,
         "watchdog": {"enabled": False, "window_seconds": 5, "check_seconds": 0.2},

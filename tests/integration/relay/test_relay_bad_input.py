@@ -15,9 +15,8 @@ LIMIT = 4096
 
 @pytest.fixture
 def relay(tmp_path, chat, relays):
-    cfg = base_config(tmp_path / "state")
+    cfg = base_config(tmp_path / "state", chat=chat)
     cfg["max_body_bytes"] = LIMIT
-    cfg["relay"]["channels"]["rocketchat"] = chat.config()
     proc = RelayProcess(tmp_path, cfg).start()
     relays.append(proc)
     return proc

@@ -16,9 +16,7 @@ NAPOPS = str(Path(sys.executable).parent / "napops")
 
 
 def write_config(tmp_path: Path, smtp, chat) -> Path:
-    cfg = base_config(tmp_path / "state")
-    cfg["relay"]["channels"]["email"] = smtp.config()
-    cfg["relay"]["channels"]["rocketchat"] = chat.config()
+    cfg = base_config(tmp_path / "state", smtp, chat)
     path = tmp_path / "relay.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return path

@@ -26,11 +26,7 @@ def start(
     chat: RocketChatReceiver | None,
     **relay: object,
 ) -> RelayProcess:
-    cfg = base_config(tmp_path / "state", **relay)
-    if smtp is not None:
-        cfg["relay"]["channels"]["email"] = smtp.config()
-    if chat is not None:
-        cfg["relay"]["channels"]["rocketchat"] = chat.config()
+    cfg = base_config(tmp_path / "state", smtp, chat, **relay)
     proc = RelayProcess(tmp_path, cfg).start()
     relays.append(proc)
     return proc

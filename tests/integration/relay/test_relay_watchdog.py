@@ -11,11 +11,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_missing_heartbeat_is_announced_once_and_recovery_too(tmp_path, smtp, chat, relays):
-    cfg = base_config(
-        tmp_path / "state", watchdog={"enabled": True, "window_seconds": 1.5, "check_seconds": 0.2}
-    )
-    cfg["relay"]["channels"]["email"] = smtp.config()
-    cfg["relay"]["channels"]["rocketchat"] = chat.config()
+    watchdog = {"enabled": True, "window_seconds": 1.5, "check_seconds": 0.2}
+    cfg = base_config(tmp_path / "state", smtp, chat, watchdog=watchdog)
     relay = RelayProcess(tmp_path, cfg).start()
     relays.append(relay)
     beat = webhook("Watchdog", severity="none")

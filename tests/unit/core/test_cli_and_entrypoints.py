@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import free_port, wait_for
+from helpers import SIDECARS, free_port, wait_for
 from napops.core.audit import AuditTrail
 
 BIN = Path(sys.executable).parent
@@ -54,7 +54,7 @@ def test_trail_verify_usage_errors(tmp_path: Path, trail: tuple[Path, Path]) -> 
     assert napops("--help").returncode == 0
 
 
-@pytest.mark.parametrize("service", ["relay", "certs", "deploy", "backup", "compliance"])
+@pytest.mark.parametrize("service", SIDECARS)
 def test_sidecar_with_invalid_configuration_exits_2_listing_every_problem(
     service: str, tmp_path: Path
 ) -> None:
