@@ -5,6 +5,9 @@ from __future__ import annotations
 from ..core import sidecar
 
 
+SECTION = None
+
+
 def setup(ctx: sidecar.Context) -> None:
     ctx.engine()
 
