@@ -149,19 +149,3 @@ def test_a_bad_schedule_is_a_configuration_error(tmp_path: Path) -> None:
     )
     assert check.returncode == 2 and "not a valid cron" in check.stderr
 
-
-def test_sigterm_stops_promptly_with_an_idle_keep_alive_connection(tmp_path: Path) -> None:
-    port = free_port()
-    proc = start(tmp_path, port)
-    try:
-        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok)
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-            # a scraper's kept-alive connection, idle after its first answer
-            conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
-            assert conn.recv(65536).startswith(b"HTTP/1.1 200")
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0
