@@ -126,7 +126,9 @@ def check_env(name: str, want: dict[str, Any], svc: dict[str, Any], domain: str)
     for var, value in (want.get("env") or {}).items():
         expected = fill(value, domain)
         if env.get(var) != expected:
-            out[f"{name}.env:{var}"] = f"{name}: {var}={env.get(var)!r}, the estate has {expected!r}"
+            out[f"{name}.env:{var}"] = (
+                f"{name}: {var}={env.get(var)!r}, the estate has {expected!r}"
+            )
     for var, text in (want.get("env_contains") or {}).items():
         if fill(text, domain) not in env.get(var, ""):
             out[f"{name}.env:{var}"] = f"{name}: {var}={env.get(var)!r} lacks {text!r}"
@@ -161,11 +163,15 @@ def check_runtime(name: str, want: dict[str, Any], svc: dict[str, Any], prod: bo
         got = str(svc.get("user", "")).split(":")
         need = str(want["user"]).split(":")
         if got[: len(need)] != need:
-            out[f"{name}.user"] = f"{name}: runs as {svc.get('user')!r}, the estate as {want['user']}"
+            out[f"{name}.user"] = (
+                f"{name}: runs as {svc.get('user')!r}, the estate as {want['user']}"
+            )
     if want.get("healthcheck"):
         test = normalise_url(joined((svc.get("healthcheck") or {}).get("test")))
         if normalise_url(want["healthcheck"]) not in test:
-            out[f"{name}.healthcheck"] = f"{name}: healthcheck {test!r} lacks {want['healthcheck']!r}"
+            out[f"{name}.healthcheck"] = (
+                f"{name}: healthcheck {test!r} lacks {want['healthcheck']!r}"
+            )
     command = joined(svc.get("entrypoint")) + " " + joined(svc.get("command"))
     for flag in want.get("command_contains") or []:
         if flag not in command:
@@ -180,7 +186,9 @@ def check_runtime(name: str, want: dict[str, Any], svc: dict[str, Any], prod: bo
     if prod and want.get("limits"):
         limits = (svc.get("deploy") or {}).get("resources", {}).get("limits", {})
         if float(limits.get("cpus") or 0) < float(want["limits"]["cpus"]):
-            out[f"{name}.limits:cpus"] = f"{name}: cpus {limits.get('cpus')} < {want['limits']['cpus']}"
+            out[f"{name}.limits:cpus"] = (
+                f"{name}: cpus {limits.get('cpus')} < {want['limits']['cpus']}"
+            )
         if memory_bytes(limits.get("memory") or 0) < memory_bytes(want["limits"]["memory"]):
             out[f"{name}.limits:memory"] = (
                 f"{name}: memory {limits.get('memory')} < {want['limits']['memory']}"
@@ -193,14 +201,14 @@ def check_runtime(name: str, want: dict[str, Any], svc: dict[str, Any], prod: bo
         for entry in want.get("published") or []:
             parts = str(entry).split(":")
             ip, host, target = ([""] + parts)[-3:] if len(parts) == 2 else parts
-            if not any(
-                h == host and t == target and (not ip or i == ip) for i, h, t in ports
-            ):
+            if not any(h == host and t == target and (not ip or i == ip) for i, h, t in ports):
                 out[f"{name}.published:{entry}"] = f"{name}: {entry} is not published"
     return out
 
 
-def check_data(name: str, want: dict[str, Any], svc: dict[str, Any], model: dict, env: str) -> Findings:
+def check_data(
+    name: str, want: dict[str, Any], svc: dict[str, Any], model: dict, env: str
+) -> Findings:
     out: Findings = {}
     have = mounts(svc, model)
     for target, host_path in (want.get("data") or {}).items():
@@ -209,9 +217,13 @@ def check_data(name: str, want: dict[str, Any], svc: dict[str, Any], model: dict
         if mount is None or mount.kind == "tmpfs":
             out[key] = f"{name}: {target} is not mounted from the NAS ({host_path} in the estate)"
         elif env == "prod" and mount.host_path != host_path:
-            out[key] = f"{name}: {target} shows {mount.host_path or 'a named volume'}, not {host_path}"
+            out[key] = (
+                f"{name}: {target} shows {mount.host_path or 'a named volume'}, not {host_path}"
+            )
         elif env != "prod" and mount.host_path is not None:
-            out[key] = f"{name}: {target} is bound to {mount.host_path} in {env} (a named volume is expected)"
+            out[key] = (
+                f"{name}: {target} is bound to {mount.host_path} in {env} (a named volume is expected)"
+            )
     return out
 
 
@@ -231,11 +243,15 @@ def check_settings(name: str, want: dict[str, Any], svc: dict[str, Any], read: A
             settings[key.strip().replace("_", "-")] = value.strip().strip("'\"")
     for key, value in want["server_settings"].items():
         if settings.get(key) != value:
-            out[f"{name}.setting:{key}"] = f"{name}: {key}={settings.get(key)!r}, the estate has {value!r}"
+            out[f"{name}.setting:{key}"] = (
+                f"{name}: {key}={settings.get(key)!r}, the estate has {value!r}"
+            )
     return out
 
 
-def findings(contract: dict[str, Any], models: Models, env: str, domain: str, read: Any) -> Findings:
+def findings(
+    contract: dict[str, Any], models: Models, env: str, domain: str, read: Any
+) -> Findings:
     """Every difference between the rendered stacks of ``env`` and the contract's services.
 
     ``read(path)`` returns the text of a file a service mounts (the MariaDB .cnf)."""
@@ -261,7 +277,9 @@ UPSTREAM = re.compile(r"upstream\s+(\w+)\s*\{[^}]*?server\s+([\w.-]+:\d+)", re.S
 OPS = re.compile(r"set\s+\$\w+\s+https?://\$\{OPS_HOST\}:\$\{(\w+)\}")
 
 
-def site_routes(templates: dict[str, str], upstreams: str, variables: dict[str, str]) -> dict[str, str]:
+def site_routes(
+    templates: dict[str, str], upstreams: str, variables: dict[str, str]
+) -> dict[str, str]:
     """Public host -> what its `location /` serves: ``service:port``, ``ops:<port>`` (the
     ASUSTOR through OPS_HOST) or ``static``; from the edge's site templates."""
     targets = dict(UPSTREAM.findall(upstreams))
@@ -290,8 +308,9 @@ def site_routes(templates: dict[str, str], upstreams: str, variables: dict[str, 
     return routes
 
 
-def route_findings(contract: dict[str, Any], routes: dict[str, str], domain: str,
-                   certified: set[str] | None) -> Findings:
+def route_findings(
+    contract: dict[str, Any], routes: dict[str, str], domain: str, certified: set[str] | None
+) -> Findings:
     """Contract routes against the edge's; ``certified``: the names certbot obtains
     certificates for (None: none expected, as in dev), without which a site stays disabled."""
     out: Findings = {}
@@ -299,11 +318,15 @@ def route_findings(contract: dict[str, Any], routes: dict[str, str], domain: str
     for host, (key, spec) in expected.items():
         got = routes.get(host)
         if got is None:
-            out[f"route:{key}"] = f"{host} is not served (the estate forwards it to {spec['upstream']})"
+            out[f"route:{key}"] = (
+                f"{host} is not served (the estate forwards it to {spec['upstream']})"
+            )
         elif got != spec["upstream"]:
             out[f"route:{key}"] = f"{host} goes to {got}, the estate's to {spec['upstream']}"
         elif certified is not None and host not in certified:
-            out[f"certbot:{key}"] = f"{host} is served but certbot does not certify it: never enabled"
+            out[f"certbot:{key}"] = (
+                f"{host} is served but certbot does not certify it: never enabled"
+            )
     for host in sorted(set(routes) - set(expected)):
         key = host.replace(domain, "{domain}") if host.endswith(domain) else host
         out[f"route:{key}"] = f"{host} is served by the edge but is no name of the estate"

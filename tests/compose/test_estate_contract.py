@@ -171,7 +171,9 @@ def test_the_checker_reads_routes_from_site_templates() -> None:
     assert routes == {"lcbp3.example.org": "frontend:3000"}
     assert route_findings(MINI, routes, "example.org", {"lcbp3.example.org"}) == {}
     assert set(route_findings(MINI, routes, "example.org", set())) == {"certbot:lcbp3.{domain}"}
-    wrong = site_routes({"a": template.replace("lcbp3", "dms")}, upstreams, {"NAP_DOMAIN": "example.org"})
+    wrong = site_routes(
+        {"a": template.replace("lcbp3", "dms")}, upstreams, {"NAP_DOMAIN": "example.org"}
+    )
     assert set(route_findings(MINI, wrong, "example.org", None)) == {
         "route:lcbp3.{domain}",
         "route:dms.{domain}",
