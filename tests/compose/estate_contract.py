@@ -222,7 +222,8 @@ def check_data(
             )
         elif env != "prod" and mount.host_path is not None:
             out[key] = (
-                f"{name}: {target} is bound to {mount.host_path} in {env} (a named volume is expected)"
+                f"{name}: {target} is bound to {mount.host_path} in {env} "
+                "(a named volume is expected)"
             )
     return out
 
