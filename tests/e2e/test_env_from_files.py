@@ -1,11 +1,13 @@
-"""compose/config/common/env-from-files.sh in a real container.
+"""compose/config/common/env-from-files.sh in a real container, alone and as the apps stack runs it.
 
 The NAP-DMS backend and frontend read their secrets only from the environment. The wrapper is
 their Compose entrypoint: it exports X from the file named by X_FILE and execs the image's own
 entrypoint. Checked here with a small image built locally (FROM the napops-local Debian base)
 whose own entrypoint stands in for the application's: it reports, without the value, what the
 process sees. The secret is a file mounted read-only under /run/secrets, as Compose mounts a
-file secret, owned by the uid the container runs as (the backend's 1001).
+file secret, owned by the uid the container runs as (the backend's 1001). The last test starts
+the backend service of compose/stacks/apps.yml itself (its entrypoint, secrets, user, read-only
+root and upload volumes) on a stand-in image built like the backend's Dockerfile.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -25,7 +28,8 @@ from helpers import ROOT, missing, require_docker, wait_for
 
 pytestmark = pytest.mark.e2e
 
-WRAPPER = ROOT / "compose" / "config" / "common" / "env-from-files.sh"
+COMPOSE = ROOT / "compose"
+WRAPPER = COMPOSE / "config" / "common" / "env-from-files.sh"
 BASE = "napops-local/debian:bookworm"
 PREFIX = "estate-fidelity-env-from-files"
 IMAGE = f"{PREFIX}:test"
@@ -212,3 +216,125 @@ def test_an_empty_file_is_refused(image: str, containers: list[str], secret_dir:
     )
     assert proc.returncode == 78, (proc.returncode, proc.stderr)
     assert "REDIS_PASSWORD_FILE=/run/secrets/redis_password is empty" in proc.stderr
+
+
+# ---- the backend service of compose/stacks/apps.yml, on a stand-in of the backend image ----
+
+BACKEND_SECRETS = {  # variable -> secret file (compose/secrets/<env>/)
+    "DB_PASSWORD": "lcbp3_db_password",
+    "REDIS_PASSWORD": "redis_password.backend",
+    "ELASTICSEARCH_PASSWORD": "elastic_password.backend",
+    "JWT_SECRET": "jwt_secret",
+    "JWT_REFRESH_SECRET": "jwt_refresh_secret",
+}
+# Like the backend's Dockerfile (contract §3): /app/uploads/{temp,permanent} owned by nestjs
+# 1001, entrypoint docker-entrypoint.sh, command node dist/main. The stand-in entrypoint reports
+# what the application would see; its `node` only waits.
+BACKEND_DOCKERFILE = f"""FROM {BASE}
+RUN mkdir -p /app/uploads/temp /app/uploads/permanent && chown -R 1001:1001 /app/uploads
+COPY docker-entrypoint.sh node /usr/local/bin/
+RUN chmod 0755 /usr/local/bin/docker-entrypoint.sh /usr/local/bin/node
+WORKDIR /app
+"""
+BACKEND_ENTRYPOINT = r"""#!/bin/sh
+echo "entrypoint pid $$ uid $(id -u) args: $*"
+for var in DB_PASSWORD REDIS_PASSWORD ELASTICSEARCH_PASSWORD JWT_SECRET JWT_REFRESH_SECRET; do
+  eval "value=\${$var-}"
+  echo "$var sha256 $(printf %s "$value" | sha256sum | cut -d' ' -f1)"
+done
+echo "DB_HOST=$DB_HOST DB_DATABASE=$DB_DATABASE DB_USERNAME=$DB_USERNAME REDIS_HOST=$REDIS_HOST"
+for dir in /app/uploads/temp /app/uploads/permanent; do
+  if touch "$dir/.write-check" && rm "$dir/.write-check"; then echo "writable $dir"; fi
+done
+exec "$@"
+"""
+
+
+@pytest.fixture
+def apps_env(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A unique NAPOPS_ENV: its external networks and secret files, removed afterwards."""
+    env = f"{PREFIX}-{uuid.uuid4().hex[:8]}"
+    folder = COMPOSE / "secrets" / env
+    folder.mkdir(mode=0o700)
+    nets = [f"napops-{env}-{n}" for n in ("edge", "data", "probe")]
+    for net in nets:
+        assert docker("network", "create", net).returncode == 0
+    values = {var: secrets.token_urlsafe(24) for var in BACKEND_SECRETS}
+    for var, name in BACKEND_SECRETS.items():
+        write_secret(folder, name, values[var])
+    write_secret(folder, "auth_secret", secrets.token_urlsafe(24))
+    try:
+        yield env, values
+    finally:
+        shutil.rmtree(folder)
+        for net in nets:
+            docker("network", "rm", net)
+
+
+def test_the_backend_of_the_apps_stack_reads_its_secrets_through_the_wrapper(
+    tmp_path: Path, apps_env: tuple[str, dict[str, str]]
+) -> None:
+    require_docker()
+    if docker("image", "inspect", BASE).returncode != 0:
+        missing(f"the local base image {BASE} (make images)")
+    if os.geteuid() != 0:
+        missing("root, to give the secret files to the backend's uid 1001")
+    env, values = apps_env
+    context = tmp_path / "backend"
+    context.mkdir()
+    (context / "Dockerfile").write_text(BACKEND_DOCKERFILE)
+    (context / "docker-entrypoint.sh").write_text(BACKEND_ENTRYPOINT)
+    (context / "node").write_text("#!/bin/sh\nexec sleep 300\n")
+    image = f"{PREFIX}-backend"
+    built = docker("build", "--network", "none", "-t", f"{image}:test", str(context), timeout=300)
+    assert built.returncode == 0, built.stderr
+    args = [
+        "-f",
+        str(COMPOSE / "stacks" / "apps.yml"),
+        "-f",
+        str(COMPOSE / "env" / "dev" / "apps.yml"),
+    ]
+    args += ["--env-file", str(COMPOSE / "env" / "dev" / "apps.env")]
+    # only what the CLI needs, and what this run sets (as tests/compose/compose_render.py does)
+    keep = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT")
+    shell = {k: v for k, v in os.environ.items() if k in keep}
+    shell |= {"NAPOPS_ENV": env, "BACKEND_IMAGE": image, "BACKEND_VERSION": "test"}
+
+    def compose(*more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["docker", "compose", *args, *more],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=shell,
+        )
+
+    try:
+        up = compose("up", "-d", "--no-deps", "backend")
+        assert up.returncode == 0, up.stderr
+
+        def logs() -> str:
+            return compose("logs", "--no-color", "backend").stdout
+
+        wait_for(
+            lambda: "writable /app/uploads/permanent" in logs() or "env-from-files" in logs(),
+            timeout=60,
+            what="the backend stand-in's report",
+        )
+        text = logs()
+        assert "env-from-files" not in text, text
+        # (PID 1 is Compose's init here; the exec chain is checked by the first test)
+        assert "uid 1001 args: node dist/main" in text, text
+        for var, value in values.items():
+            digest = hashlib.sha256(value.encode()).hexdigest()
+            assert f"{var} sha256 {digest}" in text, f"{var} does not hold its secret file's value"
+            assert value not in text
+        assert "DB_HOST=mariadb DB_DATABASE=lcbp3 DB_USERNAME=center REDIS_HOST=cache" in text
+        assert "writable /app/uploads/temp" in text and "writable /app/uploads/permanent" in text
+        container = compose("ps", "-q", "backend").stdout.strip()
+        inspect = docker("inspect", container)
+        assert inspect.returncode == 0 and container
+        assert not any(value in inspect.stdout for value in values.values())
+    finally:
+        down = compose("down", "-v", "--remove-orphans")
+        assert down.returncode == 0, down.stderr
