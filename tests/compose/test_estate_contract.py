@@ -178,3 +178,67 @@ def test_the_checker_reads_routes_from_site_templates() -> None:
         "route:lcbp3.{domain}",
         "route:dms.{domain}",
     }
+
+
+# ---- the host names in the applications' variables answer where the applications run ----
+
+# service -> (host variable, port variable or fixed port) pairs, and URL variables
+HOST_PORT_VARS: dict[str, list[tuple[str, str]]] = {
+    "backend": [
+        ("DB_HOST", "DB_PORT"),
+        ("REDIS_HOST", "REDIS_PORT"),
+        ("ELASTICSEARCH_HOST", "ELASTICSEARCH_PORT"),
+        ("CLAMAV_HOST", "CLAMAV_PORT"),
+    ],
+    "pma": [("PMA_HOST", "PMA_PORT")],
+    "n8n": [("DB_POSTGRESDB_HOST", "DB_POSTGRESDB_PORT")],
+}
+URL_VARS: dict[str, list[str]] = {
+    "frontend": ["INTERNAL_API_URL"],
+    "gitea": ["GITEA__database__HOST"],
+    "n8n": ["DOCKER_HOST", "TIKA_URL"],
+    "rocketchat": ["MONGO_URL", "MONGO_OPLOG_URL"],
+}
+
+
+def addresses(name: str, environment: dict[str, str]) -> list[tuple[str, str]]:
+    """(variable, host:port) the service opens, from its variables."""
+    found = [
+        (host, f"{environment[host]}:{environment[port]}")
+        for host, port in HOST_PORT_VARS.get(name, [])
+    ]
+    for var in URL_VARS.get(name, []):
+        value = environment[var]
+        address = re.sub(r"^\w+://(?:[^@/]*@)?", "", value).split("/", 1)[0].split("?", 1)[0]
+        found.append((var, address))
+    return found
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_host_names_the_applications_use_answer_where_they_run(env: str) -> None:
+    require_docker()
+    from estate_model import Unreachable, build
+
+    estate = build(env)
+    problems = []
+    for name in sorted(set(HOST_PORT_VARS) | set(URL_VARS)):
+        origin = estate.find(name)
+        for var, address in addresses(name, origin.environment):
+            try:
+                estate.reach(origin, address)
+            except Unreachable as exc:
+                problems.append(f"{env}: {name} {var}: {exc}")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_host_name_no_service_answers_is_reported() -> None:
+    """The estate's names are what napops once lacked: `redis` instead of `cache` fails."""
+    require_docker()
+    from estate_model import Unreachable, build
+
+    estate = build("prod")
+    backend = estate.find("backend")
+    wrong = dict(backend.environment, REDIS_HOST="redis")
+    [(_, address)] = [a for a in addresses("backend", wrong) if a[0] == "REDIS_HOST"]
+    with pytest.raises(Unreachable, match="'redis' is no service"):
+        estate.reach(backend, address)
