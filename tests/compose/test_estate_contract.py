@@ -242,3 +242,22 @@ def test_a_host_name_no_service_answers_is_reported() -> None:
     [(_, address)] = [a for a in addresses("backend", wrong) if a[0] == "REDIS_HOST"]
     with pytest.raises(Unreachable, match="'redis' is no service"):
         estate.reach(backend, address)
+
+
+def test_prod_data_folders_lie_under_the_data_roots_of_their_host() -> None:
+    """compose/hosts.yml names each NAS's data roots; every folder a prod overlay binds lies
+    under a root of the host that runs that stack (a QNAP path on the ASUSTOR would be empty)."""
+    require_docker()
+    from estate_model import placement
+
+    problems = []
+    for host, spec in placement()["prod"]["hosts"].items():
+        roots = spec.get("data_roots") or []
+        for stack in spec["stacks"]:
+            for key, vol in (render(stack, "prod").get("volumes") or {}).items():
+                device = ((vol or {}).get("driver_opts") or {}).get("device")
+                if device and not any(device.startswith(root.rstrip("/") + "/") for root in roots):
+                    problems.append(
+                        f"{stack} on {host}: volume {key} binds {device}, not under {roots}"
+                    )
+    assert not problems, "\n".join(problems)
