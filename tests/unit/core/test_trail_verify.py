@@ -78,7 +78,10 @@ def test_deleted_record_exits_1(
 
 @pytest.mark.parametrize("problem", ["missing", "directory", "empty", "none"])
 def test_key_file_problems_exit_2(
-    problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    problem: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("NAPOPS_AUDIT_KEY_FILE", raising=False)
     path = make_trail(tmp_path / "a.jsonl", 1)
