@@ -9,7 +9,7 @@ validate-stack: ## check the local stack's compose files for ENV render (alone a
 up: ## start the local stack for ENV (default dev), building images and secrets it lacks
 	compose/bin/stack-validate
 	$(MAKE) --no-print-directory images
-	$(MAKE) --no-print-directory secrets
+	$(MAKE) --no-print-directory secrets-local
 	compose/bin/stack-up
 
 down: ## remove the local stack's containers, networks and anonymous volumes (keeps data)
