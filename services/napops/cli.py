@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .core import audit
+from .devsink import cli as devsink_cli
 from .relay import cli as relay_cli
 
 Handler = Callable[[argparse.Namespace], int]
@@ -100,6 +101,7 @@ def _add_trail(sub: argparse._SubParsersAction) -> None:
 REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_trail]
 """Each later subsystem appends a function that adds its subcommand."""
 REGISTRARS.append(relay_cli.register)
+REGISTRARS.append(devsink_cli.register)
 
 
 def parser() -> argparse.ArgumentParser:
