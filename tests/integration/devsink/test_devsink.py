@@ -13,8 +13,11 @@ import requests
 
 from helpers import ROOT, free_port
 from napops import cli
+from napops.core import config as configmod
 from napops.devsink.inbox import Inbox
 from napops.devsink.server import serve_in_thread
+from napops.relay import reachability
+from napops.relay.schema import SECTION
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +117,28 @@ def test_inbox_wait_runs_out_with_1_and_an_unreachable_sink_is_2(
     assert status == 1 and "0 of 1 message(s)" in err
     status, _, err = inbox(capsys, "--url", f"http://127.0.0.1:{free_port()}")
     assert status == 2 and "cannot read the dev inbox" in err
+
+
+def test_relay_test_tells_configured_from_reachable(
+    dev_relay_env: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = cli.main(["relay", "test", "--config", str(RELAY_YML)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert f"email       configured (127.0.0.1:{dev_relay_env['smtp']}), reachable" in out
+    assert f"rocketchat  configured (127.0.0.1:{dev_relay_env['http']}), reachable" in out
+    assert "dev-token" not in out  # the webhook's path holds its token
+    # what `make secrets` writes for a webhook nobody has set up: configured, never reachable
+    placeholder = tmp_path / "placeholder"
+    placeholder.write_text("http://127.0.0.1:9/replace-me/rocketchat_webhook_url/x\n")
+    env = {"NAPOPS__RELAY__CHANNELS__ROCKETCHAT__WEBHOOK_URL_FILE": str(placeholder)}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        status = cli.main(["relay", "test", "--config", str(RELAY_YML)])
+        out = capsys.readouterr().out
+        assert status == 1
+        assert "rocketchat  configured (127.0.0.1:9), UNREACHABLE (Connection refused)" in out
+        section = configmod.load(configmod.common_schema("relay", SECTION), RELAY_YML)["relay"]
+        with pytest.raises(RuntimeError, match="rocketchat configured but unreachable"):
+            reachability.ready_check(section)()
