@@ -320,8 +320,17 @@ def test_the_repository_stacks_declare_the_secrets_the_sidecars_need() -> None:
         [str(SCRIPT), "--env", "dev", "--dry-run"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
-    for name in ("audit_key", "relay_token", "smtp_password", "rocketchat_webhook_url"):
+    for name in ("audit_key", "relay_token", "smtp_password"):
         assert f" {name} for " in proc.stdout
+    # dev's Rocket.Chat webhook is the dev sink's committed URL, not a generated placeholder
+    assert "rocketchat_webhook_url" not in proc.stdout
+    prod = subprocess.run(
+        [str(SCRIPT), "--env", "prod", "--dry-run", "--stacks", "napops"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert prod.returncode == 0 and " rocketchat_webhook_url for relay" in prod.stdout
     line = next(x for x in proc.stdout.splitlines() if " audit_key for " in x)
     assert all(s in line for s in ("relay", "certs", "deploy", "backup", "compliance"))
     line = next(x for x in proc.stdout.splitlines() if " relay_token for " in x)
