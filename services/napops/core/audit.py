@@ -94,6 +94,7 @@ class AuditTrail:
         self.path = Path(path)
         self.key = key.encode() if isinstance(key, str) else key
         self.actor = actor
+        self._exported_in: list[CollectorRegistry] = []
 
     def append(self, action: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Append one record and fsync it; returns the record. Raises AuditError."""
@@ -111,8 +112,9 @@ class AuditTrail:
         """At sidecar start: the genesis record if the trail is empty, and the record count
         exported in ``registry``. Raises AuditError when the trail cannot be written."""
         self.ensure_genesis()
-        if registry is not None:
+        if registry is not None and registry not in self._exported_in:
             registry.register(RecordCount(self.path))
+            self._exported_in.append(registry)
 
     def _append(
         self, action: str, data: dict[str, Any] | None, only_if_empty: bool

@@ -89,3 +89,23 @@ def test_record_count_ignores_an_incomplete_last_line_and_reads_only_new_bytes(
     with path.open("ab") as fh:
         fh.write(b"2}\n")
     assert counter.count() == 2 and counter._offset == path.stat().st_size
+
+
+def test_a_sidecar_started_on_a_fresh_trail_exports_its_genesis(tmp_path: Path) -> None:
+    # what core/sidecar.py does once wired (`ctx.audit.start(ctx.registry)`): a fresh trail
+    # gets its genesis record and /metrics says napops_audit_records 1
+    from napops.core import config as configmod
+    from napops.core import sidecar
+
+    key = tmp_path / "key"
+    key.write_text(KEY)
+    cfg = tmp_path / "certs.yml"
+    cfg.write_text(f"audit: {{path: {tmp_path}/audit/audit.jsonl, key_file: {key}}}\n")
+    config = configmod.load(configmod.common_schema("certs", None), cfg, environ={})
+    ctx = sidecar.build("certs", None, config)
+    assert ctx.audit is not None
+    ctx.audit.start(ctx.registry)
+    ctx.audit.start(ctx.registry)  # a second call neither writes nor registers again
+    metrics = ctx.app.test_client().get("/metrics").get_data(as_text=True)
+    assert "napops_audit_records 1.0" in metrics
+    assert verify(tmp_path / "audit" / "audit.jsonl", KEY).records == 1

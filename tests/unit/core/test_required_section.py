@@ -56,3 +56,11 @@ def test_empty_file_is_refused_alike_on_check_and_on_start(
 def test_the_relay_is_one_sidecar_whose_section_is_required() -> None:
     # keeps the parametrised test above from passing vacuously
     assert section_of("relay").get("required")
+
+
+def test_no_configuration_at_all_is_refused_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NAPOPS_CONFIG", raising=False)
+    assert sidecar.run("relay", section_of("relay"), None, ["--check-config"]) == 2
+    assert "At 'relay': required but missing" in capsys.readouterr().err
