@@ -110,8 +110,13 @@ class AuditTrail:
 
     def start(self, registry: CollectorRegistry | None = None) -> None:
         """At sidecar start: the genesis record if the trail is empty, and the record count
-        exported in ``registry``. Raises AuditError when the trail cannot be written."""
-        self.ensure_genesis()
+        exported in ``registry``. A trail that cannot be written or is damaged at its end is
+        logged (``event: audit_unusable``), not raised: the sidecar still starts, its appends
+        fail loudly, and ``napops trail verify`` says what is wrong."""
+        try:
+            self.ensure_genesis()
+        except AuditError as exc:
+            log.error("audit trail unusable: %s", exc, extra={"event": "audit_unusable"})
         if registry is not None and registry not in self._exported_in:
             registry.register(RecordCount(self.path))
             self._exported_in.append(registry)

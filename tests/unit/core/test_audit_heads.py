@@ -109,3 +109,15 @@ def test_a_sidecar_started_on_a_fresh_trail_exports_its_genesis(tmp_path: Path) 
     metrics = ctx.app.test_client().get("/metrics").get_data(as_text=True)
     assert "napops_audit_records 1.0" in metrics
     assert verify(tmp_path / "audit" / "audit.jsonl", KEY).records == 1
+
+
+def test_start_on_a_damaged_trail_logs_and_still_exports(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b'{"seq":1')  # cut in the middle of its only line
+    registry = CollectorRegistry()
+    with caplog.at_level(logging.ERROR, logger="napops.core.audit"):
+        AuditTrail(path, KEY).start(registry)
+    assert [getattr(r, "event", None) for r in caplog.records] == ["audit_unusable"]
+    assert scrape(registry) == 0 and path.read_bytes() == b'{"seq":1'
