@@ -69,6 +69,8 @@ def trail_verify(args: argparse.Namespace) -> int:
             verdict = audit.verify(file, key)
         except OSError as exc:
             reason = f"cannot read trail {file!r}: {exc.strerror}"
+            if isinstance(exc, FileNotFoundError):
+                reason += " (every sidecar writes a genesis record at start: is this audit.path?)"
             print(f"napops trail verify: {reason}", file=sys.stderr)
             status = status or 2
             continue
