@@ -23,6 +23,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import paramiko
 from docker.models.containers import Container
 from docker.tls import TLSConfig
 
@@ -297,6 +298,8 @@ class Engine:
             raise DockerError(f"{what}: cannot reach the engine: {exc}") from None
         except OSError as exc:  # connection refused or reset on the way
             raise DockerError(f"{what}: cannot reach the engine: {exc}") from None
+        except paramiko.SSHException as exc:  # ssh:// through paramiko: unknown host, bad key
+            raise DockerError(f"{what}: cannot reach the engine over ssh: {exc}") from None
 
 
 def _explain(exc: docker.errors.APIError) -> str:
