@@ -2,14 +2,17 @@
 
 Sender and recipients come from the message's route (``email_from``/``email_to`` stored with
 it) or the channel defaults. The body is UTF-8 text, the subject RFC 2047-encoded, so Thai
-arrives intact. One SMTP session is kept open between messages (a queue drains without a
-TLS handshake and AUTH per message); a session idle longer than ``IDLE_SECONDS`` or closed by
-the server is replaced, and a stale session gets one retry on a fresh one.
+arrives intact; a message with an HTML rendering is multipart/alternative (the text part
+first, as plain-text readers show it). One SMTP session is kept open between messages (a
+queue drains without a TLS handshake and AUTH per message); a session idle longer than
+``IDLE_SECONDS`` or closed by the server is replaced, and a stale session gets one retry on a
+fresh one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import ssl
 import time
 from collections.abc import Callable
@@ -23,12 +26,15 @@ from ..errors import ChannelError
 from ..render import Rendered
 
 IDLE_SECONDS = 30.0
+# Headers unfolded up to SMTP's 998: folding at 78 columns can move a long subject to the next
+# line as a whole, and readers then show it with a leading space.
+POLICY = email.policy.default.clone(max_line_length=998)
 _ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError, ssl.SSLError)
 
 
 def build_message(rendered: Rendered, sender: str, to: list[str]) -> EmailMessage:
     """The MIME message for ``rendered`` (pure; no I/O)."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = rendered.subject
     msg["From"] = sender
     msg["To"] = ", ".join(to)
@@ -36,6 +42,8 @@ def build_message(rendered: Rendered, sender: str, to: list[str]) -> EmailMessag
     msg["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rsplit("@", 1)[-1])
     msg["X-Napops-Relay"] = "1"
     msg.set_content(rendered.text, charset="utf-8")
+    if rendered.html:
+        msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
     return msg
 
 
