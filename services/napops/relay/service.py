@@ -2,9 +2,10 @@
 
 :class:`Relay` is what the HTTP layer talks to: it parses and stores Alertmanager posts,
 takes heartbeats, and counts and logs what it accepts and refuses. It owns the outbox, one
-:class:`~.dispatcher.Worker` per channel, the channel failover tracker, the dead man's switch,
-and a housekeeping thread (started by :meth:`start`, an ``on_start`` hook) that expires old
-items, prunes finished ones, announces failing channels and checks the Watchdog window.
+:class:`~.dispatcher.Worker` per channel, the channel failover tracker, the dead man's switch
+and a ticker thread (started by :meth:`start`, an ``on_start`` hook) that announces failing
+channels and checks the Watchdog window every few seconds. Expiring and pruning the outbox is
+a core job (:meth:`Relay.maintain_outbox`, every minute, and on demand from the CLI or HTTP).
 Collaborators and callbacks come in through the constructors.
 """
 
@@ -21,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from ..core.audit import AuditTrail
 from ..core.errors import NapopsError
+from ..core.jobs import RunContext
 from .channels import Channel
 from .dispatcher import Retry, Worker
 from .errors import NoChannel, OutboxFull, PayloadError, RelayError
@@ -34,7 +36,8 @@ from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
-PRUNE_EVERY_SECONDS = 60.0
+MAINTENANCE_SCHEDULE = "* * * * *"
+"""When the outbox-maintenance job runs (cron, every minute)."""
 
 REFUSAL_REASONS: dict[type[RelayError], str] = {
     PayloadError: "payload",
@@ -98,7 +101,6 @@ class Relay:
         self.tick_seconds = min(wd["check_seconds"], 5.0)
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="relay-ticker", daemon=True)
-        self._last_prune = 0.0
 
     def refused(self, path: str, reason: str, detail: str) -> None:
         """Count and log a refused webhook post (``reason``: a metrics.REFUSALS label)."""
@@ -207,21 +209,32 @@ class Relay:
             about=channel,
         )
 
-    def housekeep(self, now: float) -> None:
-        """Expire too-old items, prune finished ones, announce long failures, check Watchdog."""
-        outbox = self.section["outbox"]
-        for channel, count in self.outbox.expire(now, outbox["max_age_seconds"]).items():
+    def maintain_outbox(self, run: RunContext) -> dict[str, Any]:
+        """The ``outbox-maintenance`` job: expire deliveries older than
+        ``outbox.max_age_seconds`` (counted and logged; they mark the run failed, since
+        those messages are lost), then prune finished messages."""
+        box, now = self.section["outbox"], self.clock()
+        run.progress(0, 2, "steps")
+        expired = self.outbox.expire(now, box["max_age_seconds"])
+        lost = []
+        for channel, count in sorted(expired.items()):
             self.metrics.expired(channel, count)
-            log.error(
-                "expired %d undelivered %s deliveries older than %gs",
-                count,
-                channel,
-                outbox["max_age_seconds"],
-                extra={"event": "expired", "channel": channel, "count": count},
+            lost.append(
+                f"{channel}: {count} undelivered deliveries older than "
+                f"{box['max_age_seconds']:g}s expired"
             )
-        if now - self._last_prune >= PRUNE_EVERY_SECONDS:
-            self._last_prune = now
-            self.outbox.prune(now, outbox["keep_delivered_seconds"])
+            run.log.error(lost[-1], extra={"event": "expired", "channel": channel, "count": count})
+        run.progress(1, 2, "steps")
+        run.check_stop()
+        pruned = self.outbox.prune(now, box["keep_delivered_seconds"])
+        run.progress(2, 2, "steps")
+        summary: dict[str, Any] = {"expired": sum(expired.values()), "pruned": pruned}
+        if lost:
+            summary["failed"] = lost
+        return summary
+
+    def tick(self, now: float) -> None:
+        """Announce channels that became worth telling about, and check the Watchdog window."""
         for channel, episode in self.failover.to_announce(now):
             self._failing(channel, episode)
         if self.watchdog is not None:
@@ -230,9 +243,9 @@ class Relay:
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.tick_seconds):
             try:
-                self.housekeep(self.clock())
-            except Exception:  # noqa: BLE001 - housekeeping must keep running
-                log.exception("relay housekeeping failed")
+                self.tick(self.clock())
+            except Exception:  # noqa: BLE001 - the ticker must keep running
+                log.exception("relay tick failed")
 
     def _audit(self, action: str, data: dict[str, Any]) -> None:
         if self.audit is None:

@@ -170,12 +170,15 @@ def test_email_is_multipart_text_then_html_with_thai_intact():
 def test_a_long_subject_is_not_folded_into_a_leading_space():
     from email import message_from_bytes, policy
 
-    from napops.relay.channels.email import build_message
+    from napops.relay.channels.email import build_message, flatten
     from napops.relay.render import Rendered
 
     for subj in (
         "[FIRING:1] BackendDown qnap backend backenddown-0:9100: BackendDown 0 is down",
         "[FIRING:1] BackendDown qnap backend:3000: ระบบ backend ไม่ตอบสนอง (probe failed)",
     ):
-        raw = build_message(Rendered(subj, "x"), "a@np-dms.test", ["b@np-dms.test"]).as_bytes()
-        assert str(message_from_bytes(raw, policy=policy.default)["Subject"]) == subj
+        msg = build_message(Rendered(subj, "ข้อความ x"), "a@np-dms.test", ["b@np-dms.test"])
+        for eight_bit in (True, False):
+            parsed = message_from_bytes(flatten(msg, eight_bit), policy=policy.default)
+            assert str(parsed["Subject"]) == subj
+            assert parsed.get_content().strip() == "ข้อความ x"

@@ -26,15 +26,15 @@ from ..errors import ChannelError
 from ..render import Rendered
 
 IDLE_SECONDS = 30.0
-# Headers unfolded up to SMTP's 998: folding at 78 columns can move a long subject to the next
-# line as a whole, and readers then show it with a leading space.
-POLICY = email.policy.default.clone(max_line_length=998)
+# Headers are written unfolded up to SMTP's 998: folding at 78 columns can move a long subject
+# to the next line as a whole, and readers then show it with a leading space.
+WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
 _ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError, ssl.SSLError)
 
 
 def build_message(rendered: Rendered, sender: str, to: list[str]) -> EmailMessage:
     """The MIME message for ``rendered`` (pure; no I/O)."""
-    msg = EmailMessage(policy=POLICY)
+    msg = EmailMessage()
     msg["Subject"] = rendered.subject
     msg["From"] = sender
     msg["To"] = ", ".join(to)
@@ -45,6 +45,12 @@ def build_message(rendered: Rendered, sender: str, to: list[str]) -> EmailMessag
     if rendered.html:
         msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
     return msg
+
+
+def flatten(msg: EmailMessage, eight_bit: bool) -> bytes:
+    """The bytes sent for ``msg`` (CRLF lines; 8-bit parts re-encoded unless the server
+    takes 8BITMIME)."""
+    return msg.as_bytes(policy=WIRE_POLICY.clone(cte_type="8bit" if eight_bit else "7bit"))
 
 
 class EmailChannel:
@@ -81,14 +87,20 @@ class EmailChannel:
             await self._drop()
             self._client, fresh = await self._connect(), True
         try:
-            await self._client.send_message(msg, sender=sender, recipients=to)
+            await self._send(msg, sender, to)
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
             if fresh:
                 raise
             await self._drop()  # the server closed a kept session: one retry on a new one
             self._client = await self._connect()
-            await self._client.send_message(msg, sender=sender, recipients=to)
+            await self._send(msg, sender, to)
         self._last_used = time.monotonic()
+
+    async def _send(self, msg: EmailMessage, sender: str, to: list[str]) -> None:
+        # as aiosmtplib's send_message, but flattened with WIRE_POLICY (it folds at 78)
+        eight_bit = self._client.supports_extension("8BITMIME")
+        options = ["BODY=8BITMIME"] if eight_bit else []
+        await self._client.sendmail(sender, to, flatten(msg, eight_bit), mail_options=options)
 
     async def _connect(self) -> Any:
         cfg = self.cfg
