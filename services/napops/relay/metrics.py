@@ -105,7 +105,7 @@ class RelayMetrics:
                 self._latency.labels(ch, since)
         for endpoint in ("alertmanager", "watchdog"):
             self._received.labels(endpoint)
-        for reason in ("auth", "payload", "too_large", "outbox_full", "channels"):
+        for reason in REFUSALS:
             self._rejected.labels(reason)
 
     def received(self, endpoint: str) -> None:

@@ -88,7 +88,7 @@ class Relay:
                 self.options,
                 retry,
                 clock_fn,
-                self._recovered,
+                on_recovery=self._recovered,
             )
             for n, ch in channels.items()
         }

@@ -135,3 +135,10 @@ def test_relay_notices_are_written_to_the_audit_trail(tmp_path):
     outbox.close()
     verdict = audit.verify(tmp_path / "audit.jsonl", "k" * 32)
     assert verdict.ok and verdict.records == 1
+
+
+def test_every_refusal_reason_is_exported_from_start_up(ctx):
+    from napops.relay.metrics import REFUSALS
+
+    for reason in REFUSALS:
+        assert ctx.registry.get_sample_value("napops_relay_rejected_total", {"reason": reason}) == 0
