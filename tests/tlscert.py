@@ -56,3 +56,49 @@ def self_signed(
         )
     )
     return cert_path, key_path
+
+
+def issued(
+    cert_path: Path,
+    key_path: Path,
+    ca_cert: Path,
+    ca_key: Path,
+    name: str,
+    *,
+    ip: str | None = "127.0.0.1",
+    client: bool = False,
+    days: float = 1,
+) -> tuple[Path, Path]:
+    """Write a certificate for ``name`` signed by the CA in ``ca_cert``/``ca_key`` (made with
+    :func:`self_signed` and ``ca=True``), for a server or, with ``client``, for a client."""
+    authority = x509.load_pem_x509_certificate(ca_cert.read_bytes())
+    signer = serialization.load_pem_private_key(ca_key.read_bytes(), password=None)
+    assert isinstance(signer, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    alt: list[x509.GeneralName] = [x509.DNSName(name)]
+    if ip:
+        alt.append(x509.IPAddress(ipaddress.ip_address(ip)))
+    usage = x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH if client else None
+    usage = usage or x509.oid.ExtendedKeyUsageOID.SERVER_AUTH
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(authority.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .sign(signer, hashes.SHA256())
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path

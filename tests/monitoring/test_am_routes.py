@@ -40,7 +40,8 @@ def test_critical_route_is_fast_and_watchdog_repeats_often() -> None:
     routes = {r["receiver"]: r for r in load_yaml(CONFIG)["route"]["routes"]}
     assert routes["relay-critical"]["group_wait"] in {"0s", "1s", "2s"}
     assert routes["relay-watchdog"]["group_wait"] == "0s"
-    assert routes["relay-watchdog"]["repeat_interval"] == "1m"
+    assert routes["relay-watchdog"]["repeat_interval"] == "10s"
+    assert routes["relay-watchdog"]["group_interval"] == "10s"
 
 
 def test_receivers_post_to_the_relay_with_token_and_resolved() -> None:

@@ -7,6 +7,7 @@ from ..core.schema import Schema
 
 SECTION: Schema = {
     "type": "object",
+    "description": "The certificate-expiry exporter.",
     "additionalProperties": False,
     "properties": {
         "targets": {

@@ -23,6 +23,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import paramiko
 from docker.models.containers import Container
 from docker.tls import TLSConfig
 
@@ -60,7 +61,24 @@ def client(config: Mapping[str, Any] | None = None) -> docker.DockerClient:
         )
         host = host.replace("tcp://", "https://", 1)
     ssh_binary = host.startswith("ssh://") and shutil.which("ssh") is not None
-    return docker.DockerClient(base_url=host, timeout=timeout, tls=tls, use_ssh_client=ssh_binary)
+    engine = docker.DockerClient.__new__(docker.DockerClient)  # what its __init__ does, with
+    engine.api = _APIClient(base_url=host, timeout=timeout, tls=tls, use_ssh_client=ssh_binary)
+    return engine
+
+
+class _APIClient(docker.APIClient):
+    """docker-py's client, except that a configured CA file is always the one used.
+
+    requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` replace a session's CA file
+    (it merges them in per request), so on a host that sets them the engine's certificate
+    would be checked against the system bundle instead of ``docker.tls.ca_file``.
+    """
+
+    def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
+        if isinstance(self.verify, str):
+            settings["verify"] = self.verify
+        return settings
 
 
 @dataclass(frozen=True)
@@ -294,9 +312,24 @@ class Engine:
         except docker.errors.APIError as exc:
             raise DockerError(f"{what}: {_explain(exc)}") from None
         except docker.errors.DockerException as exc:
-            raise DockerError(f"{what}: cannot reach the engine: {exc}") from None
+            raise DockerError(f"{what}: cannot reach the engine: {self._tls_hint(exc)}") from None
         except OSError as exc:  # connection refused or reset on the way
-            raise DockerError(f"{what}: cannot reach the engine: {exc}") from None
+            raise DockerError(f"{what}: cannot reach the engine: {self._tls_hint(exc)}") from None
+        except paramiko.SSHException as exc:  # ssh:// through paramiko: unknown host, bad key
+            raise DockerError(f"{what}: cannot reach the engine over ssh: {exc}") from None
+
+    def _tls_hint(self, exc: BaseException) -> str:
+        """The error, and with TLS configured, which side's certificate a TLS failure is about
+        (a refused client certificate often shows only as an EOF in the handshake)."""
+        text = str(exc)
+        if not self._config.get("tls") or "SSL" not in text:
+            return text
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            return f"{text} (the engine's certificate is not signed by docker.tls.ca_file)"
+        return (
+            f"{text} (the engine ended the TLS handshake: it did not accept the client "
+            "certificate docker.tls.cert_file)"
+        )
 
 
 def _explain(exc: docker.errors.APIError) -> str:

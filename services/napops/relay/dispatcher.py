@@ -1,8 +1,9 @@
 """Delivery: one worker thread per channel, so a failing channel never blocks the others.
 
 Each worker sends its channel's due deliveries oldest first. After a failure the channel
-backs off (exponential, with jitter) before it tries again, and the health tracker turns
-long failures into notes on the other channels. Messages are rendered at send time, so a
+backs off (exponential, with jitter) before it tries again, and the failover tracker turns
+long failures into notes on the other channels; ``on_recovery`` hears when a failure
+episode ends. Messages are rendered at send time, so a
 note about another channel failing is current when it goes out.
 """
 
@@ -14,11 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from .channels import Channel
 from .errors import ChannelError
-from .health import ChannelHealth
+from .failover import ChannelFailover, Episode
 from .metrics import RelayMetrics
 from .outbox import Item, Outbox
 from .render import Options, render
@@ -49,15 +49,16 @@ class Worker:
         self,
         channel: Channel,
         outbox: Outbox,
-        health: ChannelHealth,
+        failover: ChannelFailover,
         metrics: RelayMetrics,
         options: Options,
         retry: Retry,
         clock: Callable[[], float] = time.time,
+        on_recovery: Callable[[str, Episode], None] | None = None,
     ):
-        self.channel, self.outbox, self.health = channel, outbox, health
+        self.channel, self.outbox, self.failover = channel, outbox, failover
         self.metrics, self.options, self.retry, self.clock = metrics, options, retry, clock
-        self.on_recovery: Callable[[str, Any], None] | None = None
+        self.on_recovery = on_recovery
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._blocked_until = 0.0
@@ -98,7 +99,7 @@ class Worker:
         """Send one item; True when delivered. Failures are recorded, never raised."""
         name = self.channel.name
         try:
-            notes = self.health.notes_for(name, self.clock())
+            notes = self.failover.notes_for(name, self.clock(), about=item.body.get("about"))
             self.channel.send(render(item.kind, item.body, notes, self.options), item.body)
         except ChannelError as exc:
             self._failed(item, str(exc))
@@ -113,30 +114,24 @@ class Worker:
     def _delivered(self, item: Item) -> None:
         now, name = self.clock(), self.channel.name
         self.outbox.delivered(item, now)
-        self.metrics.delivered.labels(name).inc()
-        self.metrics.last_success.labels(name).set(now)
-        self.metrics.channel_failing.labels(name).set(0)
-        self.metrics.latency.labels(name, "receipt").observe(max(0.0, now - item.received_at))
-        if item.starts_at is not None:
-            self.metrics.latency.labels(name, "starts_at").observe(max(0.0, now - item.starts_at))
+        self.metrics.delivered(name, now, item.received_at, item.starts_at)
         log.info(
             "delivered message %s on %s",
             item.message_id,
             name,
             extra={"event": "delivered", "message_id": item.message_id, "channel": name},
         )
-        ended = self.health.succeeded(name)
+        ended = self.failover.succeeded(name)
         if ended is not None and self.on_recovery is not None:
             self.on_recovery(name, ended)
 
     def _failed(self, item: Item, reason: str) -> None:
         now, name = self.clock(), self.channel.name
-        failures = self.health.failed(name, now, reason)
+        failures = self.failover.failed(name, now, reason)
         delay = backoff(failures, self.retry)
         self._blocked_until = now + delay
         self.outbox.failed(item, now + delay, reason)
-        self.metrics.failed.labels(name).inc()
-        self.metrics.channel_failing.labels(name).set(1)
+        self.metrics.failed(name)
         log.warning(
             "delivery of message %s on %s failed (%s); retry in %.1fs",
             item.message_id,

@@ -10,7 +10,7 @@ from ..core.checks import writable_dir
 from . import app, channels, reachability
 from .outbox import Outbox
 from .schema import SECTION
-from .service import Relay
+from .service import MAINTENANCE_SCHEDULE, Relay
 
 __all__ = ["SECTION", "main", "setup"]
 
@@ -32,6 +32,12 @@ def setup(ctx: sidecar.Context) -> None:
     ctx.ready_checks["outbox"] = lambda: _outbox_readable(outbox)
     ctx.ready_checks["channels"] = lambda: _has_channels(relay)
     ctx.ready_checks["channels_reachable"] = reachability.ready_check(section)
+    ctx.add_job(
+        "outbox-maintenance",
+        relay.maintain_outbox,
+        schedule=MAINTENANCE_SCHEDULE,
+        description="expire deliveries older than outbox.max_age_seconds, prune finished ones",
+    )
     ctx.on_start.append(relay.start)
     ctx.on_shutdown += [relay.stop, outbox.close]
 

@@ -1,7 +1,9 @@
 """The relay's metrics (``napops_relay_*``), registered on the registry passed in.
 
-Queue depth and the age of the oldest undelivered item are read from the outbox at scrape
-time, so they are right after a restart too. Every channel's series exist from start-up.
+This module is the only place that writes them: the rest of the relay reports events
+(:meth:`RelayMetrics.delivered`, :meth:`RelayMetrics.refused`, ...). Queue depth and the
+age of the oldest undelivered item are read from the outbox at scrape time, so they are right
+after a restart too. Every channel's series exist from start-up.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600, 1800, 3600)
+
+REFUSALS = ("auth", "content_type", "payload", "too_large", "outbox_full", "channels")
+"""Reasons a webhook post is refused (the ``reason`` label of napops_relay_rejected_total)."""
 
 StatsFn = Callable[[], dict[str, tuple[int, float | None]]]
 
@@ -41,67 +46,105 @@ class _QueueCollector(Collector):
 
 
 class RelayMetrics:
-    """Counters, gauges and histograms of the relay."""
+    """Counters, gauges and histograms of the relay, written through its event methods."""
 
     def __init__(self, registry: CollectorRegistry, channels: list[str]):
         r = registry
-        self.received = Counter(
+        self._received = Counter(
             "napops_relay_received", "Webhook posts accepted.", ["endpoint"], registry=r
         )
-        self.rejected = Counter(
+        self._rejected = Counter(
             "napops_relay_rejected", "Webhook posts refused, by reason.", ["reason"], registry=r
         )
-        self.duplicates = Counter(
+        self._duplicates = Counter(
             "napops_relay_duplicates", "Notifications already stored (not sent again).", registry=r
         )
-        self.delivered = Counter(
+        self._delivered = Counter(
             "napops_relay_delivered", "Messages delivered, per channel.", ["channel"], registry=r
         )
-        self.failed = Counter(
+        self._failed = Counter(
             "napops_relay_failed", "Failed delivery attempts, per channel.", ["channel"], registry=r
         )
-        self.expired = Counter(
+        self._expired = Counter(
             "napops_relay_expired", "Deliveries given up as too old.", ["channel"], registry=r
         )
-        self.latency = Histogram(
+        self._latency = Histogram(
             "napops_relay_delivery_latency_seconds",
             "Delivery latency, from the alert's startsAt or from receipt by the relay.",
             ["channel", "since"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.last_success = Gauge(
+        self._last_success = Gauge(
             "napops_relay_last_success_timestamp_seconds",
             "When a channel last delivered a message.",
             ["channel"],
             registry=r,
         )
-        self.channel_failing = Gauge(
+        self._channel_failing = Gauge(
             "napops_relay_channel_failing",
             "1 while a channel's latest attempt failed.",
             ["channel"],
             registry=r,
         )
-        self.heartbeat = Gauge(
+        self._heartbeat = Gauge(
             "napops_relay_watchdog_last_heartbeat_timestamp_seconds",
             "When the last Watchdog heartbeat arrived (0: none yet).",
             registry=r,
         )
-        self.pipeline_down = Gauge(
+        self._pipeline_down = Gauge(
             "napops_relay_watchdog_pipeline_down",
             "1 while no Watchdog heartbeat arrived within the window.",
             registry=r,
         )
         for ch in channels:
-            for metric in (self.delivered, self.failed, self.expired, self.channel_failing):
+            for metric in (self._delivered, self._failed, self._expired, self._channel_failing):
                 metric.labels(ch)
-            self.last_success.labels(ch)
+            self._last_success.labels(ch)
             for since in ("starts_at", "receipt"):
-                self.latency.labels(ch, since)
+                self._latency.labels(ch, since)
         for endpoint in ("alertmanager", "watchdog"):
-            self.received.labels(endpoint)
-        for reason in ("auth", "payload", "too_large", "outbox_full", "channels"):
-            self.rejected.labels(reason)
+            self._received.labels(endpoint)
+        for reason in REFUSALS:
+            self._rejected.labels(reason)
+
+    def received(self, endpoint: str) -> None:
+        self._received.labels(endpoint).inc()
+
+    def refused(self, reason: str) -> None:
+        self._rejected.labels(reason).inc()
+
+    def duplicate(self) -> None:
+        self._duplicates.inc()
+
+    def delivered(
+        self, channel: str, now: float, received_at: float, starts_at: float | None
+    ) -> None:
+        """A message went out on ``channel``: count it, its latency, and the channel works."""
+        self._delivered.labels(channel).inc()
+        self._last_success.labels(channel).set(now)
+        self._channel_failing.labels(channel).set(0)
+        self._latency.labels(channel, "receipt").observe(max(0.0, now - received_at))
+        if starts_at is not None:
+            self._latency.labels(channel, "starts_at").observe(max(0.0, now - starts_at))
+
+    def failed(self, channel: str) -> None:
+        """An attempt on ``channel`` failed: count it, and the channel is failing."""
+        self._failed.labels(channel).inc()
+        self._channel_failing.labels(channel).set(1)
+
+    def still_failing(self, channel: str) -> None:
+        """``channel`` was failing before a restart (its episode was kept)."""
+        self._channel_failing.labels(channel).set(1)
+
+    def expired(self, channel: str, count: int) -> None:
+        self._expired.labels(channel).inc(count)
+
+    def heartbeat(self, ts: float) -> None:
+        self._heartbeat.set(ts)
+
+    def pipeline(self, down: bool) -> None:
+        self._pipeline_down.set(1 if down else 0)
 
     def watch_outbox(
         self,

@@ -1,8 +1,12 @@
 """The relay's moving parts put together: accept, route, store, deliver, watch.
 
-:class:`Relay` owns the outbox, one :class:`~.dispatcher.Worker` per channel, the health
-tracker and the dead man's switch, and a ticker thread that expires old items, prunes
-finished ones and announces failing channels. Collaborators come in through the constructor.
+:class:`Relay` is what the HTTP layer talks to: it parses and stores Alertmanager posts,
+takes heartbeats, and counts and logs what it accepts and refuses. It owns the outbox, one
+:class:`~.dispatcher.Worker` per channel, the channel failover tracker, the dead man's switch
+and a ticker thread (started by :meth:`start`, an ``on_start`` hook) that announces failing
+channels and checks the Watchdog window every few seconds. Expiring and pruning the outbox is
+a core job (:meth:`Relay.maintain_outbox`, every minute, and on demand from the CLI or HTTP).
+Collaborators and callbacks come in through the constructors.
 """
 
 from __future__ import annotations
@@ -18,19 +22,29 @@ from prometheus_client import CollectorRegistry
 
 from ..core.audit import AuditTrail
 from ..core.errors import NapopsError
+from ..core.jobs import RunContext
 from .channels import Channel
 from .dispatcher import Retry, Worker
-from .health import ChannelHealth, Episode
+from .errors import NoChannel, OutboxFull, PayloadError, RelayError
+from .failover import ChannelFailover, Episode
 from .metrics import RelayMetrics
 from .outbox import Outbox, Stored
-from .payload import dedup_key, earliest_start
+from .payload import dedup_key, earliest_start, parse
 from .render import Options, clock
-from .routing import decide
+from .routing import decide, parse_hint
 from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
-PRUNE_EVERY_SECONDS = 60.0
+MAINTENANCE_SCHEDULE = "* * * * *"
+"""When the outbox-maintenance job runs (cron, every minute)."""
+
+REFUSAL_REASONS: dict[type[RelayError], str] = {
+    PayloadError: "payload",
+    OutboxFull: "outbox_full",
+    NoChannel: "channels",
+}
+"""The ``reason`` label a refusal raised by the service is counted under."""
 
 
 def _timezone(name: str) -> str:
@@ -58,19 +72,26 @@ class Relay:
         names = list(channels)
         self.metrics = RelayMetrics(registry, names)
         self.metrics.watch_outbox(registry, outbox.stats, names, clock_fn)
-        tz = _timezone(section["timezone"])
-        self.health = ChannelHealth(tz, section["failing_note_after_seconds"], store=outbox)
-        for channel in self.health.channels_failing():  # an episode from before a restart
+        self.timezone = tz = _timezone(section["timezone"])
+        self.failover = ChannelFailover(tz, section["failing_note_after_seconds"], store=outbox)
+        for channel in self.failover.channels_failing():  # an episode from before a restart
             if channel in names:
-                self.metrics.channel_failing.labels(channel).set(1)
+                self.metrics.still_failing(channel)
         self.options = Options(tuple(section["subject_labels"]), tz, section.get("grafana_url"))
         retry = Retry(**section["retry"])
         self.workers = {
-            n: Worker(ch, outbox, self.health, self.metrics, self.options, retry, clock_fn)
+            n: Worker(
+                ch,
+                outbox,
+                self.failover,
+                self.metrics,
+                self.options,
+                retry,
+                clock_fn,
+                on_recovery=self._recovered,
+            )
             for n, ch in channels.items()
         }
-        for worker in self.workers.values():
-            worker.on_recovery = self._recovered
         wd = section["watchdog"]
         self.watchdog: Watchdog | None = None
         if wd["enabled"]:
@@ -80,10 +101,50 @@ class Relay:
         self.tick_seconds = min(wd["check_seconds"], 5.0)
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="relay-ticker", daemon=True)
-        self._last_prune = 0.0
 
-    def accept(self, data: dict[str, Any], hint: list[str] | None) -> Stored:
-        """Route and durably store one webhook group. Raises NoChannel, OutboxFull."""
+    def refused(self, path: str, reason: str, detail: str) -> None:
+        """Count and log a refused webhook post (``reason``: a metrics.REFUSALS label)."""
+        self.metrics.refused(reason)
+        log.warning("refused %s: %s", path, detail, extra={"event": "refused", "reason": reason})
+
+    def receive_alerts(self, raw: bytes, channels: str | None) -> Stored:
+        """Parse, route and durably store one Alertmanager post (``channels``: the ``?channels=``
+        hint). Raises PayloadError, NoChannel or OutboxFull, counted as refusals."""
+        try:
+            hint = parse_hint(channels)
+            data = parse(raw)
+            stored = self._store(data, hint)
+        except (PayloadError, NoChannel, OutboxFull) as exc:
+            self.refused("/alertmanager", REFUSAL_REASONS[type(exc)], str(exc))
+            raise
+        self.metrics.received("alertmanager")
+        if stored.duplicate:
+            self.metrics.duplicate()
+        log.info(
+            "stored %s group %s (%s)",
+            data["status"],
+            data["groupKey"],
+            "duplicate" if stored.duplicate else "new",
+            extra={"event": "stored", "message_id": stored.message_id, "dup": stored.duplicate},
+        )
+        return stored
+
+    def receive_heartbeat(self, raw: bytes) -> bool:
+        """Take a Watchdog post; True when it is a heartbeat (a firing Watchdog). A resolved
+        Watchdog means Prometheus stopped evaluating it: that is no heartbeat. Raises
+        PayloadError, counted as a refusal."""
+        try:
+            data = parse(raw)
+        except PayloadError as exc:
+            self.refused("/watchdog", "payload", str(exc))
+            raise
+        self.metrics.received("watchdog")
+        beat = any(a["status"] == "firing" for a in data["alerts"])
+        if beat and self.watchdog is not None:
+            self.watchdog.heartbeat(self.clock())
+        return beat
+
+    def _store(self, data: dict[str, Any], hint: list[str] | None) -> Stored:
         decision = decide(data, hint, self.section, list(self.channels))
         body = {"webhook": data, "email_to": decision.email_to, "email_from": decision.email_from}
         stored = self.outbox.add(
@@ -94,13 +155,20 @@ class Relay:
         return stored
 
     def notify(
-        self, title: str, text: str, severity: str, status: str, exclude: tuple[str, ...] = ()
+        self, title: str, text: str, severity: str, status: str, about: str | None = None
     ) -> None:
-        """Queue a notice from the relay itself on every channel but ``exclude``."""
-        targets = [c for c in self.channels if c not in exclude]
+        """Queue a notice from the relay itself on every channel but the one it is ``about``."""
+        targets = [c for c in self.channels if c != about]
         if not targets:
             return
-        body = {"title": title, "text": text, "severity": severity, "status": status}
+        body: dict[str, Any] = {
+            "title": title,
+            "text": text,
+            "severity": severity,
+            "status": status,
+        }
+        if about is not None:
+            body["about"] = about
         self.outbox.add("notice", body, targets, self.clock(), bounded=False)
         self._audit("relay.notice", {"title": title, "channels": targets})
         self._wake(targets)
@@ -112,49 +180,72 @@ class Relay:
     def _recovered(self, channel: str, episode: Episode) -> None:
         if not episode.announced:
             return  # nobody was told it failed; a short blip needs no all-clear
-        tz = self.health.timezone
+        tz = self.timezone
+        log.warning("%s delivery recovered", channel, extra={"event": "channel_recovered"})
         self.notify(
             f"{channel} delivery recovered",
-            f"{channel} delivery works again at {clock(self.clock(), tz)} (failing since "
-            f"{clock(episode.since, tz)}: {episode.reason}). Delayed messages are being sent.",
+            f"Works again at {clock(self.clock(), tz)}, after failing since "
+            f"{clock(episode.since, tz)} ({episode.failures} failed attempts; last: "
+            f"{episode.reason}). Delayed messages are being sent now.",
             "info",
             "resolved",
-            exclude=(channel,),
+            about=channel,
         )
 
-    def housekeep(self, now: float) -> None:
-        """Expire too-old items, prune finished ones, announce long failures, check Watchdog."""
-        outbox = self.section["outbox"]
-        for channel, count in self.outbox.expire(now, outbox["max_age_seconds"]).items():
-            self.metrics.expired.labels(channel).inc(count)
-            log.error(
-                "expired %d undelivered %s deliveries older than %gs",
-                count,
-                channel,
-                outbox["max_age_seconds"],
-                extra={"event": "expired", "channel": channel, "count": count},
+    def _failing(self, channel: str, episode: Episode) -> None:
+        tz = self.timezone
+        log.warning(
+            "%s",
+            self.failover.note(channel, episode),
+            extra={"event": "channel_failing", "channel": channel},
+        )
+        self.notify(
+            f"{channel} delivery failing",
+            f"Failing since {clock(episode.since, tz)} ({episode.failures} failed attempts; "
+            f"last: {episode.reason}). Messages for {channel} are kept and retried; a notice "
+            "follows when it works again.",
+            "warning",
+            "firing",
+            about=channel,
+        )
+
+    def maintain_outbox(self, run: RunContext) -> dict[str, Any]:
+        """The ``outbox-maintenance`` job: expire deliveries older than
+        ``outbox.max_age_seconds`` (counted and logged; they mark the run failed, since
+        those messages are lost), then prune finished messages."""
+        box, now = self.section["outbox"], self.clock()
+        run.progress(0, 2, "steps")
+        expired = self.outbox.expire(now, box["max_age_seconds"])
+        lost = []
+        for channel, count in sorted(expired.items()):
+            self.metrics.expired(channel, count)
+            lost.append(
+                f"{channel}: {count} undelivered deliveries older than "
+                f"{box['max_age_seconds']:g}s expired"
             )
-        if now - self._last_prune >= PRUNE_EVERY_SECONDS:
-            self._last_prune = now
-            self.outbox.prune(now, outbox["keep_delivered_seconds"])
-        for channel, note in self.health.to_announce(now):
-            log.warning(note, extra={"event": "channel_failing", "channel": channel})
-            self.notify(
-                note,
-                "Messages for it are kept and retried.",
-                "warning",
-                "firing",
-                exclude=(channel,),
-            )
+            run.log.error(lost[-1], extra={"event": "expired", "channel": channel, "count": count})
+        run.progress(1, 2, "steps")
+        run.check_stop()
+        pruned = self.outbox.prune(now, box["keep_delivered_seconds"])
+        run.progress(2, 2, "steps")
+        summary: dict[str, Any] = {"expired": sum(expired.values()), "pruned": pruned}
+        if lost:
+            summary["failed"] = lost
+        return summary
+
+    def tick(self, now: float) -> None:
+        """Announce channels that became worth telling about, and check the Watchdog window."""
+        for channel, episode in self.failover.to_announce(now):
+            self._failing(channel, episode)
         if self.watchdog is not None:
             self.watchdog.check(now)
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.tick_seconds):
             try:
-                self.housekeep(self.clock())
-            except Exception:  # noqa: BLE001 - housekeeping must keep running
-                log.exception("relay housekeeping failed")
+                self.tick(self.clock())
+            except Exception:  # noqa: BLE001 - the ticker must keep running
+                log.exception("relay tick failed")
 
     def _audit(self, action: str, data: dict[str, Any]) -> None:
         if self.audit is None:

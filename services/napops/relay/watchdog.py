@@ -39,8 +39,8 @@ class Watchdog:
         self.last = float(last) if last else None
         self.down = outbox.get_meta("watchdog_down") == "1"
         self.armed_at = now
-        metrics.heartbeat.set(self.last or 0)
-        metrics.pipeline_down.set(1 if self.down else 0)
+        metrics.heartbeat(self.last or 0)
+        metrics.pipeline(self.down)
 
     def heartbeat(self, now: float) -> None:
         """Record a heartbeat; announce recovery when the pipeline was down."""
@@ -48,12 +48,12 @@ class Watchdog:
             previous, was_down = self.last, self.down
             self.last, self.down = now, False
             self.outbox.set_meta("watchdog_last", repr(now))
-            self.metrics.heartbeat.set(now)
+            self.metrics.heartbeat(now)
             log.debug("Watchdog heartbeat", extra={"event": "heartbeat"})
             if not was_down:
                 return
             self.outbox.set_meta("watchdog_down", "0")
-            self.metrics.pipeline_down.set(0)
+            self.metrics.pipeline(False)
         since = "start-up" if previous is None else clock(previous, self.timezone)
         log.warning("Watchdog heartbeats are back", extra={"event": "watchdog_recovered"})
         self.notify(
@@ -73,7 +73,7 @@ class Watchdog:
                 return self.down
             self.down = True
             self.outbox.set_meta("watchdog_down", "1")
-            self.metrics.pipeline_down.set(1)
+            self.metrics.pipeline(True)
         last = "since start-up" if self.last is None else f"since {clock(self.last, self.timezone)}"
         log.error(
             "no Watchdog heartbeat for %.0fs: monitoring pipeline down",

@@ -72,6 +72,8 @@ def test_target_down_and_back(tmp_path):
         assert not any("Watchdog" in s for s in smtp.subjects())
         assert relay.metric("napops_relay_rejected_total", reason="auth") == 0
         assert relay.metric("napops_relay_rejected_total", reason="payload") == 0
+        # Alertmanager declares its bodies JSON: the 415 check never refuses it
+        assert relay.metric("napops_relay_rejected_total", reason="content_type") == 0
     finally:
         stack.stop()
         relay.kill()

@@ -57,5 +57,13 @@ class RocketChatReceiver(LoopbackServer):
         with self._lock:
             return [p["text"] for p in self.posts]
 
+    def notice(self, title: str) -> str | None:
+        """The attachment text of the first notice titled ``title`` (None when none came)."""
+        with self._lock:
+            for post in self.posts:
+                if post["text"].endswith(f"*{title}*") and post.get("attachments"):
+                    return str(post["attachments"][0].get("text", ""))
+        return None
+
     def config(self) -> dict[str, Any]:
         return {"webhook_url": self.url, "timeout_seconds": 5}

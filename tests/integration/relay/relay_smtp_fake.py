@@ -101,8 +101,15 @@ class SmtpServer:
             return [str(m["message"]["Subject"]) for m in self.messages]
 
     def bodies(self) -> list[str]:
+        """The text part of each message."""
         with self._lock:
-            return [m["message"].get_content() for m in self.messages]
+            return [m["message"].get_body(("plain",)).get_content() for m in self.messages]
+
+    def htmls(self) -> list[str]:
+        """The HTML part of each message ("" when it has none)."""
+        with self._lock:
+            parts = [m["message"].get_body(("html",)) for m in self.messages]
+        return ["" if p is None else p.get_content() for p in parts]
 
     def config(self, to: list[str] | None = None) -> dict[str, Any]:
         """The relay's channels.email section for this server."""

@@ -41,13 +41,18 @@ def test_fixture_group_arrives_on_both_channels_with_thai_intact(tmp_path, smtp,
     mail = smtp.messages[0]
     assert mail["tls"] and mail["auth"]
     assert mail["from"] == "alerts@np-dms.test" and mail["to"] == ["ops@np-dms.test"]
-    assert str(mail["message"]["Subject"]) == "[FIRING:2] BackendDown qnap backend"
-    body = mail["message"].get_content()
+    # the group shares its instance (not its summary): the subject names it
+    assert str(mail["message"]["Subject"]) == "[FIRING:2] BackendDown qnap backend backend:3000"
+    assert mail["message"].get_content_type() == "multipart/alternative"
+    body = smtp.bodies()[0]
     assert "ระบบ backend ไม่ตอบสนอง" in body
     assert "Backend is down on qnap" in body and "Backend TCP port closed" in body
     assert "Runbook: https://git.np-dms.work/ops/napops/src/branch/main/docs/runbooks/" in body
     assert "Prometheus: http://prometheus:9090/graph?g0.expr=" in body
     assert "instance=backend:3000" in body
+    page = smtp.htmls()[0]
+    assert "ระบบ backend ไม่ตอบสนอง" in page and "solid #d00000" in page
+    assert '<a href="https://git.np-dms.work/ops/napops/src/branch/main/docs/runbooks/' in page
 
     post = chat.posts[0]
     assert post["text"] == "*[FIRING:2] BackendDown qnap backend*"
@@ -71,7 +76,8 @@ def test_resolved_notice_is_green_and_says_resolved(tmp_path, smtp, chat, relays
     relay = start(tmp_path, relays, smtp, chat)
     assert relay.post(webhook("TargetDown", "resolved", host="qnap")).status_code == 200
     wait_for(lambda: smtp.messages and chat.posts, what="resolved notices")
-    assert smtp.subjects() == ["[RESOLVED] TargetDown qnap"]
+    assert smtp.subjects() == ["[RESOLVED] TargetDown qnap targetdown-0:9100: TargetDown 0 is down"]
+    assert "solid #2eb886" in smtp.htmls()[0]
     assert "Resolved: 2026-11-26 17:05:00 +07" in smtp.bodies()[0]
     assert chat.posts[0]["attachments"][0]["color"] == "#2eb886"
 
@@ -83,7 +89,10 @@ def test_implicit_tls(tmp_path, chat, relays):
         relay = start(tmp_path, relays, smtp, None)
         assert relay.post(webhook("DiskFull", host="asustor")).status_code == 200
         wait_for(lambda: smtp.messages, what="email over implicit TLS")
-        assert smtp.messages[0]["tls"] and smtp.subjects() == ["[FIRING:1] DiskFull asustor"]
+        assert smtp.messages[0]["tls"]
+        assert smtp.subjects() == [
+            "[FIRING:1] DiskFull asustor diskfull-0:9100: DiskFull 0 is down"
+        ]
     finally:
         smtp.stop()
 
@@ -101,10 +110,10 @@ def test_channels_hint_and_routes_pick_channels_and_recipients(tmp_path, smtp, c
     # a route chooses recipients; no hint and no channels in it: default channels
     assert relay.post(webhook("C", team="db")).status_code == 200
     wait_for(lambda: len(smtp.messages) == 2 and len(chat.posts) == 2, what="routed messages")
-    by_subject = {str(m["message"]["Subject"]): m for m in smtp.messages}
-    assert set(by_subject) == {"[FIRING:1] A", "[FIRING:1] C"}
-    assert by_subject["[FIRING:1] C"]["to"] == ["dba@np-dms.test"]
-    assert by_subject["[FIRING:1] C"]["from"] == "db@np-dms.test"
+    by_alert = {str(m["message"]["Subject"]).split()[1]: m for m in smtp.messages}
+    assert set(by_alert) == {"A", "C"}
+    assert by_alert["C"]["to"] == ["dba@np-dms.test"]
+    assert by_alert["C"]["from"] == "db@np-dms.test"
     assert sorted(chat.texts()) == ["*[FIRING:1] B*", "*[FIRING:1] C*"]
     # one kept SMTP session (STARTTLS + AUTH once), not one per message
     assert len({m["session"] for m in smtp.messages}) == 1
@@ -123,6 +132,6 @@ def test_same_group_twice_is_one_message(tmp_path, smtp, chat, relays):
     assert relay.post(changed).json()["status"] == "stored"
     wait_for(lambda: len(smtp.messages) == 2 and len(chat.posts) == 2)
     assert smtp.subjects() == [
-        "[FIRING:2] BackendDown qnap backend",
-        "[FIRING:1] BackendDown qnap backend",
+        "[FIRING:2] BackendDown qnap backend backend:3000",
+        "[FIRING:1] BackendDown qnap backend backend:3000",
     ]

@@ -7,11 +7,14 @@ import time
 from pathlib import Path
 
 import pytest
-from relay_fakes import RelayProcess, RocketChatReceiver, SmtpServer, base_config, webhook
+import requests
+from relay_fakes import TOKEN, RelayProcess, RocketChatReceiver, SmtpServer, base_config, webhook
 
 from helpers import wait_for
 
 pytestmark = pytest.mark.integration
+
+PENDING = ("pending", "running")
 
 
 def make_relay(tmp_path: Path, smtp: SmtpServer, chat: RocketChatReceiver, **relay: object):
@@ -30,13 +33,17 @@ def test_smtp_down_then_back(tmp_path, smtp, chat, relays):
     assert relay.post(webhook("BackendDown", host="qnap", service="backend")).status_code == 200
     # Rocket.Chat gets the alert at once, without waiting for email
     wait_for(lambda: alert_posts(chat) == ["*[FIRING:1] BackendDown qnap backend*"], timeout=10)
-    # after the threshold it is told that email is failing
-    wait_for(
-        lambda: any("email delivery failing since" in t for t in chat.texts()),
+    # after the threshold it is told that email is failing, in words of its own: the title
+    # once, no note line repeating it, since when and why in the text
+    notice = wait_for(
+        lambda: chat.notice("email delivery failing"),
         timeout=15,
         what="'email delivery failing' notice",
     )
-    notice = next(t for t in chat.texts() if "email delivery failing since" in t)
+    assert [t for t in chat.texts() if "email delivery failing" in t] == [
+        "*email delivery failing*"
+    ]
+    assert notice.startswith("Failing since ")
     assert "Connect" in notice or "refused" in notice  # the reason is in it
     assert relay.metric("napops_relay_channel_failing", channel="email") == 1
     # a later alert on Rocket.Chat carries the note
@@ -47,8 +54,10 @@ def test_smtp_down_then_back(tmp_path, smtp, chat, relays):
     assert smtp.messages == []
     smtp.start()  # back on the same port
     wait_for(lambda: len(smtp.messages) >= 2, timeout=20, what="queued emails after recovery")
-    assert "[FIRING:1] BackendDown qnap backend" in smtp.subjects()
-    assert "[FIRING:1] DiskFull asustor" in smtp.subjects()
+    assert sorted(smtp.subjects()) == [
+        "[FIRING:1] BackendDown qnap backend backenddown-0:9100: BackendDown 0 is down",
+        "[FIRING:1] DiskFull asustor diskfull-0:9100: DiskFull 0 is down",
+    ]
     wait_for(lambda: any("email delivery recovered" in t for t in chat.texts()), timeout=10)
     assert relay.metric("napops_relay_channel_failing", channel="email") == 0
     assert relay.metric("napops_relay_failed_total", channel="email") >= 1
@@ -75,7 +84,9 @@ def test_sigkill_with_100_queued_delivers_all_once(tmp_path, smtp, chat, relays)
     wait_for(lambda: relay.metric("napops_relay_queue_depth", channel="email") == 0)
     wait_for(lambda: relay.metric("napops_relay_queue_depth", channel="rocketchat") == 0)
     expected = {f"[FIRING:1] Alert{i:03d}" for i in range(100)}
-    assert sorted(smtp.subjects()) == sorted(expected)  # each exactly once
+    # each exactly once; the email subject goes on with the instance and summary
+    assert sorted(s.split(" alert")[0] for s in smtp.subjects()) == sorted(expected)
+    assert len(set(smtp.subjects())) == 100
     assert sorted(t.strip("*") for t in alert_posts(chat)) == sorted(expected)
 
 
@@ -84,8 +95,7 @@ def test_failing_since_survives_a_restart(tmp_path, smtp, chat, relays):
     relays.append(relay.start())
     smtp.stop()
     assert relay.post(webhook("BackendDown", host="qnap")).status_code == 200
-    wait_for(lambda: any("email delivery failing since" in t for t in chat.texts()), timeout=15)
-    [before] = [t for t in chat.texts() if "email delivery failing since" in t]
+    before = wait_for(lambda: chat.notice("email delivery failing"), timeout=15)
     # the notice is marked delivered before the kill: a send whose mark a crash interrupts is
     # repeated by design (at least once), which is not what this test is about
     wait_for(lambda: relay.metric("napops_relay_queue_depth", channel="rocketchat") == 0)
@@ -98,11 +108,11 @@ def test_failing_since_survives_a_restart(tmp_path, smtp, chat, relays):
         timeout=10,
         what="the second alert on Rocket.Chat",
     )
-    since = before.split("failing since ", 1)[1][:5]  # HH:MM of the first failure
+    since = before.split("Failing since ", 1)[1][:5]  # HH:MM of the first failure
     assert f"email delivery failing since {since}" in second
     # the episode was announced once, before the restart: not again after it
     time.sleep(3)
-    assert len([t for t in chat.texts() if "\n*email delivery failing since" in t]) == 1
+    assert chat.texts().count("*email delivery failing*") == 1
 
 
 def test_both_channels_down_queue_grows_within_bounds_nothing_dropped(tmp_path, smtp, chat, relays):
@@ -132,21 +142,26 @@ def test_both_channels_down_queue_grows_within_bounds_nothing_dropped(tmp_path, 
 
 
 def test_very_old_items_expire_with_metric_and_log_line(tmp_path, smtp, chat, relays):
-    relay = make_relay(
-        tmp_path,
-        smtp,
-        chat,
-        outbox={"max_age_seconds": 1},
-        watchdog={"enabled": False, "check_seconds": 0.2},
-    )
+    """Expiry is the outbox-maintenance job (every minute); here it is run on demand over
+    HTTP, as an operator may."""
+    relay = make_relay(tmp_path, smtp, chat, outbox={"max_age_seconds": 1})
+    relay.config["api"] = {"token": TOKEN}
     relays.append(relay.start())
     smtp.stop()
     assert relay.post(webhook("Stale")).status_code == 200
-    wait_for(
-        lambda: relay.metric("napops_relay_expired_total", channel="email") == 1,
+    wait_for(lambda: relay.metric("napops_relay_failed_total", channel="email") >= 1)
+    time.sleep(1.1)  # older than max_age_seconds
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    accepted = requests.post(f"{relay.url}/jobs/outbox-maintenance/run", headers=auth, timeout=5)
+    assert accepted.status_code == 202, accepted.text
+    run_url = f"{relay.url}/jobs/runs/{accepted.json()['run_id']}"
+    run = wait_for(
+        lambda: (r := requests.get(run_url, timeout=5).json())["state"] not in PENDING and r,
         timeout=15,
-        what="expiry",
+        what="the maintenance run",
     )
+    assert run["state"] == "failed" and run["summary"]["expired"] == 1  # a message was lost
+    assert relay.metric("napops_relay_expired_total", channel="email") == 1
     assert relay.metric("napops_relay_queue_depth", channel="email") == 0
     assert '"event": "expired"' in relay.log.read_text()
     smtp.start()
@@ -157,8 +172,8 @@ def test_smtp_down_two_minutes_with_default_retry_settings(tmp_path, smtp, chat,
     """The issue's outage, in real time: SMTP away for 120 s with the shipped backoff (5 s, x2,
     +-20 %, max 300 s). Rocket.Chat has the alert at once and hears that email is failing;
     the email lands after SMTP is back, once."""
-    cfg = base_config(tmp_path / "state", smtp, chat, failing_note_after_seconds=30)
-    del cfg["relay"]["retry"]  # the schema defaults, as in production
+    cfg = base_config(tmp_path / "state", smtp, chat)
+    del cfg["relay"]["retry"], cfg["relay"]["failing_note_after_seconds"]  # schema defaults
     relay = RelayProcess(tmp_path, cfg).start()
     relays.append(relay)
     smtp.stop()
@@ -166,7 +181,7 @@ def test_smtp_down_two_minutes_with_default_retry_settings(tmp_path, smtp, chat,
     assert relay.post(webhook("TargetDown", host="qnap")).status_code == 200
     wait_for(lambda: alert_posts(chat), timeout=10, what="Rocket.Chat at once")
     wait_for(
-        lambda: any("email delivery failing since" in t for t in chat.texts()),
+        lambda: chat.notice("email delivery failing"),
         timeout=60,
         what="'email delivery failing' notice on Rocket.Chat",
     )
@@ -177,4 +192,61 @@ def test_smtp_down_two_minutes_with_default_retry_settings(tmp_path, smtp, chat,
     smtp.start()
     # the next retry is at most one backoff step (160 s, +20 %) away
     wait_for(lambda: smtp.messages, timeout=200, what="email after the outage")
-    assert smtp.subjects() == ["[FIRING:1] TargetDown qnap"]
+    assert smtp.subjects() == ["[FIRING:1] TargetDown qnap targetdown-0:9100: TargetDown 0 is down"]
+
+
+def test_short_email_outage_is_told_within_a_minute_and_so_is_its_recovery(
+    tmp_path, smtp, chat, relays
+):
+    """Shipped defaults (backoff 5 s, x2, +-20 %; failing_note_after_seconds 30): SMTP away for
+    about 40 s, a third of the 120 s the relay used to wait before saying anything. Rocket.Chat
+    hears within a minute that email is failing, and hears when it works again."""
+    cfg = base_config(tmp_path / "state", smtp, chat)
+    del cfg["relay"]["retry"], cfg["relay"]["failing_note_after_seconds"]  # schema defaults
+    relay = RelayProcess(tmp_path, cfg).start()
+    relays.append(relay)
+    smtp.stop()
+    down_at = time.monotonic()
+    assert relay.post(webhook("BackendDown", host="qnap")).status_code == 200
+    notice = wait_for(
+        lambda: chat.notice("email delivery failing"),
+        timeout=60 - (time.monotonic() - down_at),
+        what="'email delivery failing' on Rocket.Chat within a minute of the outage",
+    )
+    assert "failed attempts" in notice and ("refused" in notice or "Connect" in notice)
+    time.sleep(max(0.0, 40 - (time.monotonic() - down_at)))
+    smtp.start()
+    # attempts at about 0, 5, 15, 35, 75 s: the one after the outage delivers
+    wait_for(lambda: smtp.messages, timeout=90, what="the email after the outage")
+    recovered = wait_for(
+        lambda: chat.notice("email delivery recovered"),
+        timeout=15,
+        what="'email delivery recovered' on Rocket.Chat",
+    )
+    assert recovered.startswith("Works again at ")
+    assert chat.texts().count("*email delivery failing*") == 1
+    assert smtp.subjects() == [
+        "[FIRING:1] BackendDown qnap backenddown-0:9100: BackendDown 0 is down"
+    ]
+
+
+def test_one_failed_attempt_that_the_next_repairs_is_not_told(tmp_path, smtp, chat, relays):
+    """No noise: with no threshold at all, a single failure followed by a success is neither
+    announced nor given an all-clear."""
+    relay = make_relay(
+        tmp_path,
+        smtp,
+        chat,
+        failing_note_after_seconds=0,
+        retry={"initial_seconds": 1.5, "max_seconds": 2, "multiplier": 1, "jitter": 0},
+    ).start()
+    relays.append(relay)
+    smtp.stop()
+    assert relay.post(webhook("DiskFull", host="asustor")).status_code == 200
+    wait_for(lambda: relay.metric("napops_relay_failed_total", channel="email") == 1)
+    smtp.start()
+    wait_for(lambda: smtp.messages, timeout=10, what="the email on the second attempt")
+    # the ticker (every 0.2 s) ran while the episode lasted 1.5 s: a due note would be out
+    assert relay.metric("napops_relay_failed_total", channel="email") == 1
+    assert relay.metric("napops_relay_channel_failing", channel="email") == 0
+    assert [t for t in chat.texts() if "email delivery" in t] == []

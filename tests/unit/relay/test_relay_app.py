@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from helpers import FIXTURES
 from napops.core import config as configmod
 from napops.core import sidecar
+from napops.relay import channels
 from napops.relay import main as relay_main
 from napops.relay.schema import SECTION
+from napops.relay.service import Relay
 
 RAW = (FIXTURES / "alertmanager" / "firing-group.json").read_bytes()
 TOKEN = "unit-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -51,6 +54,7 @@ def test_refusals(ctx):
         client.post("/alertmanager", data=RAW, headers={"Authorization": "Basic x"}).status_code
         == 401
     )
+    assert ctx.registry.get_sample_value("napops_relay_rejected_total", {"reason": "auth"}) == 2
     bad = client.post("/alertmanager", data=b"\xc3\x28", headers=AUTH)
     assert bad.status_code == 400 and "UTF-8" in bad.get_json()["reason"]
     big = json.loads(RAW)
@@ -69,6 +73,7 @@ def test_watchdog_heartbeat(ctx):
     client = ctx.app.test_client()
     r = client.post("/watchdog", data=RAW, headers=AUTH)
     assert r.get_json() == {"status": "heartbeat"}
+    assert ctx.registry.get_sample_value("napops_relay_received_total", {"endpoint": "watchdog"})
     assert (
         ctx.registry.get_sample_value("napops_relay_watchdog_last_heartbeat_timestamp_seconds") > 0
     )
@@ -76,6 +81,34 @@ def test_watchdog_heartbeat(ctx):
     for a in resolved["alerts"]:
         a["status"] = "resolved"
     assert client.post("/watchdog", json=resolved, headers=AUTH).get_json() == {"status": "ignored"}
+
+
+@pytest.mark.parametrize("path", ["/alertmanager", "/watchdog"])
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", RAW),
+        ("application/x-www-form-urlencoded", b"payload=" + RAW),
+        (None, RAW),
+    ],
+)
+def test_a_body_that_is_not_json_is_refused_415_and_not_stored(ctx, path, content_type, body):
+    headers = {"Authorization": AUTH["Authorization"]}
+    if content_type:
+        headers["Content-Type"] = content_type
+    r = ctx.app.test_client().post(path, data=body, headers=headers)
+    assert r.status_code == 415
+    assert r.get_json()["reason"].startswith("expected Content-Type application/json, got ")
+    assert (content_type or "none") in r.get_json()["reason"]
+    reg = ctx.registry
+    assert reg.get_sample_value("napops_relay_rejected_total", {"reason": "content_type"}) == 1
+    assert reg.get_sample_value("napops_relay_queue_depth", {"channel": "rocketchat"}) == 0
+    assert reg.get_sample_value("napops_relay_watchdog_last_heartbeat_timestamp_seconds") == 0
+
+
+def test_json_with_a_charset_is_json(ctx):
+    headers = {**AUTH, "Content-Type": "application/json; charset=utf-8"}
+    assert ctx.app.test_client().post("/alertmanager", data=RAW, headers=headers).status_code == 200
 
 
 def test_readyz_checks_outbox_and_channels(ctx):
@@ -99,10 +132,18 @@ def test_relay_notices_are_written_to_the_audit_trail(tmp_path):
         "NAPOPS__AUDIT__KEY": "k" * 32,
     }
     config = configmod.load(configmod.common_schema("relay", SECTION), None, environ=env)
-    c = sidecar.build("relay", SECTION, config, relay_main.setup)
-    relay = next(h.__self__ for h in c.on_start if hasattr(h, "__self__"))  # Relay.start
+    section = config["relay"]
+    trail = audit.AuditTrail(config["audit"]["path"], config["audit"]["key"], actor="relay")
+    outbox = relay_main.open_outbox(section)
+    relay = Relay(section, outbox, channels.build(section), CollectorRegistry(), audit=trail)
     relay.notify("monitoring pipeline down", "text", "critical", "firing")
-    for hook in c.on_shutdown:
-        hook()
+    outbox.close()
     verdict = audit.verify(tmp_path / "audit.jsonl", "k" * 32)
     assert verdict.ok and verdict.records == 1
+
+
+def test_every_refusal_reason_is_exported_from_start_up(ctx):
+    from napops.relay.metrics import REFUSALS
+
+    for reason in REFUSALS:
+        assert ctx.registry.get_sample_value("napops_relay_rejected_total", {"reason": reason}) == 0

@@ -1,4 +1,4 @@
-"""Backoff, channel health notes, and workers that never block each other."""
+"""Backoff, channel failover notes, and workers that never block each other."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from napops.relay.dispatcher import Retry, Worker, backoff
 from napops.relay.errors import ChannelError
-from napops.relay.health import ChannelHealth
+from napops.relay.failover import ChannelFailover
 from napops.relay.metrics import RelayMetrics
 from napops.relay.outbox import Outbox
 from napops.relay.render import Options
@@ -21,19 +21,31 @@ def test_backoff_grows_caps_and_jitters():
     assert backoff(10, r, lambda: 1.0) == 60  # never over the cap
 
 
-def test_health_notes_only_for_other_channels_past_threshold():
-    h = ChannelHealth("Asia/Bangkok", threshold=120)
+def test_failover_notes_only_for_other_channels_past_threshold():
+    h = ChannelFailover("Asia/Bangkok", threshold=30)
     h.failed("email", 1_700_000_000, "SMTPConnectError: refused")
-    assert h.notes_for("rocketchat", 1_700_000_060) == []
-    assert h.to_announce(1_700_000_060) == []
+    h.failed("email", 1_700_000_005, "SMTPConnectError: refused")
+    assert h.notes_for("rocketchat", 1_700_000_029) == []
+    assert h.to_announce(1_700_000_029) == []
     note = "email delivery failing since 05:13: SMTPConnectError: refused"
-    assert h.notes_for("rocketchat", 1_700_000_121) == [note]
-    assert h.notes_for("email", 1_700_000_121) == []
-    assert h.to_announce(1_700_000_121) == [("email", note)]
+    assert h.notes_for("rocketchat", 1_700_000_031) == [note]
+    assert h.notes_for("email", 1_700_000_031) == []
+    # a notice about email itself says so in its own words: no note repeating it
+    assert h.notes_for("rocketchat", 1_700_000_031, about="email") == []
+    [(channel, episode)] = h.to_announce(1_700_000_031)
+    assert channel == "email" and episode.since == 1_700_000_000 and episode.failures == 2
     assert h.to_announce(1_700_000_200) == []  # once per episode
     ended = h.succeeded("email")
-    assert ended is not None and ended.announced and ended.failures == 1
+    assert ended is not None and ended.announced and ended.failures == 2
     assert h.succeeded("email") is None
+
+
+def test_a_single_failed_attempt_is_not_told_however_long_ago():
+    h = ChannelFailover("UTC", threshold=30)
+    h.failed("email", 1000.0, "timed out")  # the next attempt is far off (long backoff)
+    assert h.to_announce(5000.0) == [] and h.notes_for("rocketchat", 5000.0) == []
+    h.failed("email", 5001.0, "timed out")
+    assert [c for c, _ in h.to_announce(5001.0)] == ["email"]
 
 
 class FakeChannel:
@@ -53,20 +65,26 @@ def notice(title):
     return {"title": title, "text": "", "severity": "info", "status": "firing"}
 
 
-def make(tmp_path, channels, clock):
+def make(tmp_path, channels, clock, on_recovery=None):
     box = Outbox(tmp_path / "o.sqlite3")
     registry = CollectorRegistry()
     metrics = RelayMetrics(registry, [c.name for c in channels])
-    health = ChannelHealth("UTC", threshold=10)
+    failover = ChannelFailover("UTC", threshold=10)
     retry = Retry(1, 8, 2, 0)
-    workers = {c.name: Worker(c, box, health, metrics, Options(), retry, clock) for c in channels}
-    return box, registry, health, workers
+    workers = {
+        c.name: Worker(c, box, failover, metrics, Options(), retry, clock, on_recovery)
+        for c in channels
+    }
+    return box, registry, failover, workers
 
 
 def test_failing_channel_does_not_block_the_other(tmp_path):
     now = [1000.0]
     email, chat = FakeChannel("email", fail=True), FakeChannel("rocketchat")
-    box, registry, health, workers = make(tmp_path, [email, chat], lambda: now[0])
+    recovered = []
+    box, registry, _, workers = make(
+        tmp_path, [email, chat], lambda: now[0], lambda ch, ep: recovered.append(ch)
+    )
     for i in range(3):
         box.add("notice", notice(f"n{i}"), ["email", "rocketchat"], now=now[0])
     assert workers["email"].step() == pytest.approx(1)  # backs off after the first failure
@@ -86,8 +104,6 @@ def test_failing_channel_does_not_block_the_other(tmp_path):
     workers["rocketchat"].step()
     email.fail = False
     now[0] += 2
-    recovered = []
-    workers["email"].on_recovery = lambda ch, ep: recovered.append(ch)
     workers["email"].step()
     assert sorted(email.sent) == ["n0", "n1", "n2"] and recovered == ["email"]
     assert (
@@ -111,7 +127,9 @@ def test_note_is_rendered_into_messages_on_the_other_channel(tmp_path):
     box, _, _, workers = make(tmp_path, [email, chat], lambda: now[0])
     box.add("notice", notice("x"), ["email"], now=now[0])
     workers["email"].step()
-    now[0] += 11
+    now[0] += 1
+    workers["email"].step()  # a second failure: one alone is not told
+    now[0] += 10
     box.add("notice", notice("y"), ["rocketchat"], now=now[0])
     workers["rocketchat"].step()
     assert seen[0].startswith("NOTE: email delivery failing since 00:16: down")

@@ -98,3 +98,87 @@ def test_big_groups_are_capped_on_chat_but_complete_by_email():
     assert len(out.rocketchat["attachments"]) == 20
     assert out.rocketchat["attachments"][-1]["title"] == "... and 6 more alerts (see the email)"
     assert out.text.count("[FIRING] Backend is down on qnap") == 25
+
+
+def test_email_subject_adds_instance_and_summary_where_they_fit():
+    from napops.relay.render import email_subject
+
+    # two alerts on one instance with different summaries: the instance only
+    assert email_subject(DATA, ("host", "service")) == (
+        "[FIRING:2] BackendDown qnap backend backend:3000"
+    )
+    one = copy.deepcopy(DATA)
+    one["alerts"] = one["alerts"][:1]
+    assert email_subject(one, ("host", "service")) == (
+        "[FIRING:1] BackendDown qnap backend backend:3000: Backend is down on qnap"
+    )
+    # an instance already named (here through the group labels) is not repeated
+    bare = copy.deepcopy(one)
+    bare["commonLabels"] = {"alertname": "BackendDown"}
+    assert (
+        email_subject(bare, ("host",))
+        == "[FIRING:1] BackendDown backend:3000: Backend is down on qnap"
+    )
+    # what does not fit is left out, never cut in the middle
+    long = copy.deepcopy(one)
+    long["alerts"][0]["annotations"]["summary"] = "x" * 200
+    assert email_subject(long, ("host", "service")) == (
+        "[FIRING:1] BackendDown qnap backend backend:3000"
+    )
+    assert render_alert(one, [], OPTS).subject == email_subject(one, ("host", "service"))
+    # the chat post keeps the short headline
+    assert render_alert(one, [], OPTS).rocketchat["text"] == "*[FIRING:1] BackendDown qnap backend*"
+
+
+def test_html_part_escapes_colours_and_links():
+    data = copy.deepcopy(DATA)
+    data["alerts"][0]["annotations"]["description"] = '<script>alert("x")</script> & ระบบ'
+    data["alerts"][1]["status"] = "resolved"
+    data["alerts"][1]["annotations"]["runbook_url"] = "javascript:alert(1)"
+    page = render_alert(data, ["email delivery failing since 10:02: <refused>"], OPTS).html
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; ระบบ" in page
+    assert "&lt;refused&gt;" in page  # notes are escaped too
+    assert f"border-left:6px solid {COLOURS['critical']}" in page  # the firing alert
+    assert f"border-left:6px solid {COLOURS['resolved']}" in page  # the resolved one
+    runbook = DATA["alerts"][0]["annotations"]["runbook_url"]
+    assert f'<a href="{runbook}">Runbook</a>' in page
+    assert '<a href="https://grafana/d/x?var-instance=backend:3000">Grafana panel</a>' in page
+    assert 'href="javascript:' not in page  # only http(s) becomes a link
+    warn = copy.deepcopy(DATA)
+    for a in warn["alerts"]:
+        a["labels"]["severity"] = "warning"
+    assert f"solid {COLOURS['warning']}" in render_alert(warn, [], OPTS).html
+
+
+def test_email_is_multipart_text_then_html_with_thai_intact():
+    from email import message_from_bytes, policy
+
+    from napops.relay.channels.email import build_message
+
+    out = render_alert(DATA, [], OPTS)
+    msg = build_message(out, "napops <alerts@np-dms.test>", ["ops@np-dms.test"])
+    parsed = message_from_bytes(msg.as_bytes(), policy=policy.default)
+    assert parsed.get_content_type() == "multipart/alternative"
+    parts = [p.get_content_type() for p in parsed.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert parsed.get_body(("plain",)).get_content().rstrip() == out.text.rstrip()
+    assert "ระบบ backend ไม่ตอบสนอง" in parsed.get_body(("html",)).get_content()
+    assert str(parsed["Subject"]) == out.subject
+
+
+def test_a_long_subject_is_not_folded_into_a_leading_space():
+    from email import message_from_bytes, policy
+
+    from napops.relay.channels.email import build_message, flatten
+    from napops.relay.render import Rendered
+
+    for subj in (
+        "[FIRING:1] BackendDown qnap backend backenddown-0:9100: BackendDown 0 is down",
+        "[FIRING:1] BackendDown qnap backend:3000: ระบบ backend ไม่ตอบสนอง (probe failed)",
+    ):
+        msg = build_message(Rendered(subj, "ข้อความ x"), "a@np-dms.test", ["b@np-dms.test"])
+        for eight_bit in (True, False):
+            parsed = message_from_bytes(flatten(msg, eight_bit), policy=policy.default)
+            assert str(parsed["Subject"]) == subj
+            assert parsed.get_content().strip() == "ข้อความ x"

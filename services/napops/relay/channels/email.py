@@ -2,14 +2,17 @@
 
 Sender and recipients come from the message's route (``email_from``/``email_to`` stored with
 it) or the channel defaults. The body is UTF-8 text, the subject RFC 2047-encoded, so Thai
-arrives intact. One SMTP session is kept open between messages (a queue drains without a
-TLS handshake and AUTH per message); a session idle longer than ``IDLE_SECONDS`` or closed by
-the server is replaced, and a stale session gets one retry on a fresh one.
+arrives intact; a message with an HTML rendering is multipart/alternative (the text part
+first, as plain-text readers show it). One SMTP session is kept open between messages (a
+queue drains without a TLS handshake and AUTH per message); a session idle longer than
+``IDLE_SECONDS`` or closed by the server is replaced, and a stale session gets one retry on a
+fresh one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import ssl
 import time
 from collections.abc import Callable
@@ -23,6 +26,9 @@ from ..errors import ChannelError
 from ..render import Rendered
 
 IDLE_SECONDS = 30.0
+# Headers are written unfolded up to SMTP's 998: folding at 78 columns can move a long subject
+# to the next line as a whole, and readers then show it with a leading space.
+WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
 _ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError, ssl.SSLError)
 
 
@@ -36,7 +42,15 @@ def build_message(rendered: Rendered, sender: str, to: list[str]) -> EmailMessag
     msg["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rsplit("@", 1)[-1])
     msg["X-Napops-Relay"] = "1"
     msg.set_content(rendered.text, charset="utf-8")
+    if rendered.html:
+        msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
     return msg
+
+
+def flatten(msg: EmailMessage, eight_bit: bool) -> bytes:
+    """The bytes sent for ``msg`` (CRLF lines; 8-bit parts re-encoded unless the server
+    takes 8BITMIME)."""
+    return msg.as_bytes(policy=WIRE_POLICY.clone(cte_type="8bit" if eight_bit else "7bit"))
 
 
 class EmailChannel:
@@ -73,14 +87,20 @@ class EmailChannel:
             await self._drop()
             self._client, fresh = await self._connect(), True
         try:
-            await self._client.send_message(msg, sender=sender, recipients=to)
+            await self._send(msg, sender, to)
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
             if fresh:
                 raise
             await self._drop()  # the server closed a kept session: one retry on a new one
             self._client = await self._connect()
-            await self._client.send_message(msg, sender=sender, recipients=to)
+            await self._send(msg, sender, to)
         self._last_used = time.monotonic()
+
+    async def _send(self, msg: EmailMessage, sender: str, to: list[str]) -> None:
+        # as aiosmtplib's send_message, but flattened with WIRE_POLICY (it folds at 78)
+        eight_bit = self._client.supports_extension("8BITMIME")
+        options = ["BODY=8BITMIME"] if eight_bit else []
+        await self._client.sendmail(sender, to, flatten(msg, eight_bit), mail_options=options)
 
     async def _connect(self) -> Any:
         cfg = self.cfg

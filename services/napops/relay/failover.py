@@ -1,9 +1,12 @@
-"""Which channels are failing, since when and why: the source of failover notes.
+"""Channel failover: which channels are failing, since when and why, and when to say so.
 
 State with a lock; the time is always passed in. A failure episode starts at the first
-failed attempt after a success and ends at the next success. With a ``store`` (the outbox's
-meta table) episodes survive a restart: "failing since 10:02" keeps its 10:02, and a note
-already announced is not announced again.
+failed attempt after a success and ends at the next success. An episode is *told* (the other
+channels announce it, and carry a note on every message) once it has lasted ``threshold``
+seconds with at least ``MIN_FAILURES`` failed attempts: one failed attempt that the next
+retry repairs is no news. A told episode's end is announced too. With a ``store`` (the
+outbox's meta table) episodes survive a restart: "failing since 10:02" keeps its 10:02, and
+an episode already announced is not announced again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from .render import clock
+
+MIN_FAILURES = 2
+"""Failed attempts an episode needs before it is told (a single failure is not)."""
 
 
 @dataclass
@@ -33,11 +39,11 @@ class MetaStore(Protocol):
 STORE_KEY = "channel_health"
 
 
-class ChannelHealth:
-    """Tracks failure episodes per channel."""
+class ChannelFailover:
+    """Tracks failure episodes per channel and decides which are worth telling."""
 
     def __init__(
-        self, timezone: str = "UTC", threshold: float = 120, store: MetaStore | None = None
+        self, timezone: str = "UTC", threshold: float = 30, store: MetaStore | None = None
     ):
         self.timezone = timezone
         self.threshold = threshold
@@ -59,6 +65,9 @@ class ChannelHealth:
         if self._store is not None:
             state = {ch: asdict(ep) for ch, ep in self._failing.items()}
             self._store.set_meta(STORE_KEY, json.dumps(state, sort_keys=True))
+
+    def _due(self, ep: Episode, now: float) -> bool:
+        return ep.failures >= MIN_FAILURES and now - ep.since >= self.threshold
 
     def channels_failing(self) -> list[str]:
         with self._lock:
@@ -87,23 +96,24 @@ class ChannelHealth:
     def note(self, channel: str, ep: Episode) -> str:
         return f"{channel} delivery failing since {clock(ep.since, self.timezone)}: {ep.reason}"
 
-    def notes_for(self, channel: str, now: float) -> list[str]:
-        """Notes for a message on ``channel`` about *other* channels failing past the threshold."""
+    def notes_for(self, channel: str, now: float, about: str | None = None) -> list[str]:
+        """Notes for a message on ``channel`` about *other* told episodes; a notice ``about``
+        a channel gets no note on that channel (it says the same thing itself)."""
         with self._lock:
             return [
                 self.note(ch, ep)
                 for ch, ep in sorted(self._failing.items())
-                if ch != channel and now - ep.since >= self.threshold
+                if ch not in (channel, about) and self._due(ep, now)
             ]
 
-    def to_announce(self, now: float) -> list[tuple[str, str]]:
-        """(channel, note) for episodes that just passed the threshold; each is returned once."""
+    def to_announce(self, now: float) -> list[tuple[str, Episode]]:
+        """(channel, episode) for episodes that just became worth telling; each once."""
         out = []
         with self._lock:
             for ch, ep in sorted(self._failing.items()):
-                if not ep.announced and now - ep.since >= self.threshold:
+                if not ep.announced and self._due(ep, now):
                     ep.announced = True
-                    out.append((ch, self.note(ch, ep)))
+                    out.append((ch, Episode(**asdict(ep))))
             if out:
                 self._save()
         return out

@@ -1,0 +1,151 @@
+"""The napops image reaches a remote engine over ``DOCKER_HOST=ssh://`` through paramiko.
+
+The image has no ``ssh`` binary, so core.dockerhost uses docker-py's paramiko transport, as
+a sidecar on the ASUSTOR would to reach the QNAP's engine. The "remote" host is a real
+OpenSSH server on 127.0.0.1 of this machine (throwaway keys), whose ``docker system
+dial-stdio`` reaches the real engine; the container shares the host's network to get there.
+The container gets the client key and a known_hosts file with the server's key (paramiko
+refuses unknown hosts) in ``$HOME/.ssh``.
+
+The image's Python, docker-py and paramiko run this checkout's ``napops`` package (mounted over
+the installed one): the image tag is shared on this machine and may have been built from
+another checkout; `make images` builds it from this one in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, free_port, missing, require_docker, require_tool, wait_for
+
+pytestmark = pytest.mark.e2e
+
+HOME = "/ssh-home"  # the image's user has HOME=/nonexistent; a sidecar sets HOME likewise
+SITE = "/opt/napops/lib/python3.11/site-packages/napops"  # where the image installed napops
+PROBE = (
+    "import sys\n"
+    "from napops.core import dockerhost\n"
+    "engine = dockerhost.Engine()\n"
+    "try:\n"
+    "    engine.ping_or_raise()\n"
+    "except dockerhost.DockerError as exc:\n"
+    "    sys.exit(f'DockerError: {exc}')\n"
+    "print(engine.client.info()['ID'])\n"
+)
+
+
+def napops_image() -> str:
+    """The napops image `make images` built (not rebuilt here: the tag is shared)."""
+    version = next(
+        line.split('"')[1]
+        for line in (ROOT / "services" / "pyproject.toml").read_text().splitlines()
+        if line.startswith("version = ")
+    )
+    tag = os.environ.get("NAPOPS_IMAGE", f"napops/napops:{version}")
+    found = subprocess.run(["docker", "image", "inspect", tag], capture_output=True)
+    if found.returncode != 0:
+        missing(f"the napops image {tag} (run `make images`)")
+    return tag
+
+
+def _connects(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
+    """sshd on 127.0.0.1: yields (port, client home with .ssh, sshd log)."""
+    binary = require_tool("sshd")
+    require_tool("ssh-keygen")
+    if os.geteuid() != 0:
+        missing("root, to run sshd with a login for the current user")
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for name in ("host_key", "client_key"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)], check=True
+        )
+    (keys / "authorized_keys").write_text((keys / "client_key.pub").read_text())
+    port = free_port()
+    (keys / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {keys / 'host_key'}\n"
+        f"AuthorizedKeysFile {keys / 'authorized_keys'}\nPidFile {keys / 'sshd.pid'}\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+        "PermitRootLogin prohibit-password\nStrictModes no\n"
+    )
+    # what the container's user reads: its key and the server's key (throwaway, so readable)
+    home = tmp_path / "home"
+    dot_ssh = home / ".ssh"
+    dot_ssh.mkdir(parents=True)
+    shutil.copy(keys / "client_key", dot_ssh / "id_ed25519")
+    host_key = (keys / "host_key.pub").read_text().split()[:2]
+    (dot_ssh / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(host_key)}\n")
+    for path in (home, dot_ssh, *dot_ssh.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+    log = tmp_path / "sshd.log"
+    proc = subprocess.Popen(
+        [binary, "-D", "-e", "-f", str(keys / "sshd_config")], stderr=log.open("wb")
+    )
+    try:
+        wait_for(lambda: _connects(port), what=f"sshd listening (log: {log})")
+        yield port, home, log
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def run_in_image(image: str, home: Path, docker_host: str) -> subprocess.CompletedProcess[str]:
+    name = f"relay-dockerhost-ssh-{uuid.uuid4().hex[:8]}"
+    argv = [
+        "docker", "run", "--rm", "--name", name, "--network", "host",
+        "-e", f"HOME={HOME}", "-e", f"DOCKER_HOST={docker_host}",
+        "-v", f"{home}:{HOME}:ro", "-v", f"{ROOT / 'services' / 'napops'}:{SITE}:ro",
+        "--entrypoint", "python", image, "-c", PROBE,
+    ]  # fmt: skip
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def test_ssh_engine_through_paramiko_inside_the_image(sshd, tmp_path):
+    require_docker()
+    image = napops_image()
+    engine_id = subprocess.run(
+        ["docker", "info", "--format", "{{.ID}}"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    no_ssh = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "python", image, "-c",
+         "import shutil; print(shutil.which('ssh'))"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert no_ssh.stdout.strip() == "None"  # so the transport is paramiko, not the ssh binary
+    port, home, log = sshd
+    proc = run_in_image(image, home, f"ssh://root@127.0.0.1:{port}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == engine_id  # the same engine, reached through sshd
+    assert "Accepted publickey for root" in log.read_text()
+
+
+def test_an_unknown_host_key_is_refused_clearly(sshd):
+    require_docker()
+    image = napops_image()
+    port, home, _ = sshd
+    (home / ".ssh" / "known_hosts").write_text("")  # the server's key is not known
+    proc = run_in_image(image, home, f"ssh://root@127.0.0.1:{port}")
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == (
+        "DockerError: ping: cannot reach the engine over ssh: "
+        f"Server '[127.0.0.1]:{port}' not found in known_hosts"
+    )
