@@ -27,7 +27,8 @@ ENDPOINT: Schema = {
         "target": {
             "type": "string",
             "minLength": 1,
-            "description": "host:port, or [IPv6]:port. An IP address needs server_name.",
+            "description": "host:port, or [IPv6]:port. An IP address needs server_name. The "
+            "series label is [starttls://]target[/server_name when not the host].",
             "examples": ["dms.np-dms.work:443", "mail.np-dms.work:587", "[2001:db8::1]:443"],
         },
         "server_name": {
@@ -91,6 +92,8 @@ MODULE: Schema = {
 SECTION: Schema = {
     "type": "object",
     "additionalProperties": False,
+    "description": "The certs sidecar: TLS endpoints and PEM files whose certificates are "
+    "watched (expiry, verification), and the certbot status it re-exports.",
     "properties": {
         "schedule": {
             "type": "string",

@@ -109,12 +109,25 @@ def is_ip(host: str) -> bool:
     return True
 
 
+def endpoint_label(entry: Mapping[str, Any]) -> str:
+    """The ``target`` label: ``[starttls://]host:port[/server_name]``, so one address probed
+    with several SNI names (the edge) or protocols gives distinct series."""
+    label = str(entry["target"])
+    if entry.get("server_name"):
+        host = label.rsplit(":", 1)[0].strip("[]")
+        if entry["server_name"] != host:
+            label += f"/{entry['server_name']}"
+    if entry.get("starttls"):
+        label = f"{entry['starttls']}://{label}"
+    return label
+
+
 def endpoint_target(entry: Mapping[str, Any], default_timeout: float) -> Target:
-    name = entry["target"]
+    name = endpoint_label(entry)
     timeout = float(entry.get("timeout_seconds", default_timeout))
     server_name = entry.get("server_name")
     try:
-        host, port = parse_address(name)
+        host, port = parse_address(entry["target"])
     except SourceError as exc:
         return Target(name, "endpoint", timeout, problem=exc)
     problem = None

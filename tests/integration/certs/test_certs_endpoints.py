@@ -110,7 +110,7 @@ def test_sni_selects_the_certificate(pki: Pki, trust: Path, tmp_path: Path) -> N
             "git.example.test",
         ]
         assert [r.certs[0].verification for r in results] == ["ok", "ok"]
-        assert server.seen_sni == ["dms.example.test", "git.example.test"]
+        assert sorted(server.seen_sni) == ["dms.example.test", "git.example.test"]
     finally:
         server.close()
 

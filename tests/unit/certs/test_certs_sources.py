@@ -37,9 +37,9 @@ def test_endpoint_problems_are_per_target() -> None:
     assert got == {
         "dms.example.test:443": None,
         "10.0.0.5:443": "ip_without_sni",
-        "10.0.0.6:443": None,
+        "10.0.0.6:443/git.example.test": None,
         "2001:db8::1:443": "ipv6_unbracketed",
-        "[2001:db8::1]:443": None,
+        "[2001:db8::1]:443/v6.example.test": None,
         "dms.example.test:443 #2": "duplicate_target",
         "nohostport": "invalid_target",
         "dms.example.test:99999": "invalid_target",
