@@ -146,6 +146,10 @@ class Listener:
 
     def close(self) -> None:
         self._stop.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        except OSError:
+            pass
         self.sock.close()
         for c in self._conns:
             try:

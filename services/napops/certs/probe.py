@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptography import x509
@@ -130,6 +130,7 @@ class Prober:
         self._files = FileTargets(section)
         self._endpoints = endpoint_targets(section)
         self._acme = [re.compile(p) for p in section.get("acme_issuers", [])]
+        self._last: dict[str, ProbeResult] = {}
 
     def targets(self) -> list[Target]:
         return [*self._endpoints, *self._files.current()]
@@ -173,6 +174,14 @@ class Prober:
             target.name, target.kind, reason, detail, time.monotonic() - t0, started, results
         )
 
+    def _carry_over(self, result: ProbeResult) -> ProbeResult:
+        """A failed probe keeps the certificates its target last showed (probe_success says
+        it failed), so an outage of the probe path does not make expiry alerts resolve."""
+        before = self._last.get(result.target)
+        if result.success or before is None or not before.certs:
+            return result
+        return replace(result, certs=before.certs)
+
     def round(
         self,
         on_progress: Callable[[int, int], None] | None = None,
@@ -192,8 +201,9 @@ class Prober:
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="certs-probe") as pool:
             for result in pool.map(one, targets):
-                results.append(result)
+                results.append(self._carry_over(result))
                 if on_progress is not None:
                     on_progress(len(results), len(targets))
+        self._last = {r.target: r for r in results}
         renewals = [read_status(p) for p in self.section.get("renewal_status_files", [])]
         return Round(results, renewals, started, time.monotonic() - t0, len(store.roots))

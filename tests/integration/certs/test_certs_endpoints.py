@@ -149,3 +149,13 @@ def test_trust_store_decides(servers: dict[str, TlsServer], tmp_path: Path) -> N
     prober = Prober(section(other, [{"target": servers["valid"].target}]))
     (r,) = prober.round().results
     assert r.certs[0].verification == "unknown_issuer"
+
+
+def test_a_failed_probe_keeps_the_last_certificate(pki: Pki, trust: Path, tmp_path: Path) -> None:
+    server = TlsServer(*write_chain(tmp_path, "s", pki.leaf("localhost"), pki.inter))
+    prober = Prober(section(trust, [{"target": server.target}]))
+    (first,) = prober.round().results
+    server.close()
+    (second,) = prober.round().results
+    assert second.reason == "connection_refused"
+    assert second.certs == first.certs, "expiry must not vanish while the target is down"
