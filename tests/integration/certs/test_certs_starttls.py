@@ -144,8 +144,11 @@ def test_imap_starttls(pki: Pki, trust: Path, tmp_path: Path) -> None:
 @pytest.fixture
 def postgres(pki: Pki) -> Iterator[int]:
     """A real PostgreSQL with ssl=on and a certificate from the test PKI."""
-    initdb = require_tool("initdb")
-    pg_ctl = require_tool("pg_ctl")
+    # Debian keeps the server programs out of PATH, in /usr/lib/postgresql/<version>/bin
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    bindir = versions[-1].parent if versions else None
+    initdb = str(bindir / "initdb") if bindir else require_tool("initdb")
+    pg_ctl = str(bindir / "pg_ctl") if bindir else require_tool("pg_ctl")
     # pytest's tmp_path is private to root; the postgres user must reach this one
     tmp_path = Path(tempfile.mkdtemp(prefix="certs-pg-"))
     tmp_path.chmod(0o755)
