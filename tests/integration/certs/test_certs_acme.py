@@ -9,6 +9,7 @@ renewal, so they do not depend on each other; the Pebble-away test runs last."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import ssl
@@ -120,6 +121,14 @@ def not_after(metrics: list[tuple[str, dict[str, str], float]], kind: str, cn: s
 
 def test_every_estate_host_is_issued_and_served_with_sni(acme: Acme) -> None:
     assert acme.certbot.status()["result"] == "ok"
+    # Pebble validated every name by HTTP-01 through nginx's acme-challenge location
+    access = (acme.edge.root / "access.log").read_text()
+    challenged = {
+        json.loads(line)["host"]
+        for line in access.splitlines()
+        if "/.well-known/acme-challenge/" in line and json.loads(line)["status"] == 200
+    }
+    assert challenged == set(acme.names)
     for name in acme.names:
         cert = wait_served(acme.edge, name, is_pebble)
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
