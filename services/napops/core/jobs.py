@@ -31,6 +31,9 @@ from .audit import AuditTrail
 from .errors import NapopsError
 
 log = logging.getLogger(__name__)
+# APScheduler logs every start, stop and run at INFO ("Running job ...", "Scheduler has been
+# shut down"): our own job_* events say it with run ids; keep only its warnings and errors.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 Overlap = Literal["refuse", "queue"]
 RESULTS = ("success", "failed", "interrupted")

@@ -160,3 +160,16 @@ def test_status_lists_jobs_with_their_last_run():
     status = jobs.status()["a"]
     assert status["schedule"] == "0 2 * * *" and status["last"]["run_id"] == run.run_id
     assert status["running"] is None
+
+
+def test_the_scheduler_itself_logs_only_problems(caplog):
+    """A scheduled job's runs are logged by the job_* events; APScheduler's own INFO lines
+    (scheduler started, job added, running, shut down) would double them every run."""
+    caplog.set_level("INFO")
+    jobs = Jobs(CollectorRegistry(), timezone="UTC")
+    jobs.add(Job("tick", lambda run: None, schedule="* * * * *"))
+    jobs.start()
+    jobs.run("tick")
+    jobs.stop(1)
+    assert [r for r in caplog.records if r.name.startswith("apscheduler")] == []
+    assert any(getattr(r, "event", "") == "job_finished" for r in caplog.records)
