@@ -429,13 +429,49 @@ def _classify(exc: BaseException, deadline: _Deadline) -> SourceError:
     return SourceError("tls_handshake_failed", f"{type(exc).__name__}: {exc}")
 
 
+def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
+    """getaddrinfo bounded by the deadline (the C call itself cannot be interrupted: it
+    finishes in a daemon thread while the probe reports a timeout)."""
+    box: list[Any] = []
+
+    def work() -> None:
+        try:
+            box.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller
+            box.append(exc)
+
+    thread = threading.Thread(target=work, daemon=True, name="certs-resolve")
+    thread.start()
+    thread.join(deadline.left())
+    if not box:
+        deadline.fired = True
+        raise TimeoutError(f"resolving {host}")
+    if isinstance(box[0], Exception):
+        raise box[0]
+    return list(box[0])
+
+
+def _connect(host: str, port: int, deadline: _Deadline) -> socket.socket:
+    error: OSError | None = None
+    for family, kind, proto, _, address in _resolve(host, port, deadline):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(deadline.left())
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error or OSError(f"no address for {host}")
+
+
 def fetch_endpoint(target: Target) -> list[x509.Certificate]:
     """Connect, STARTTLS when configured, handshake, and return the presented chain (leaf
     first). Raises SourceError; never takes much longer than ``target.timeout``."""
     deadline = _Deadline(target.timeout)
     sock: socket.socket | None = None
     try:
-        sock = socket.create_connection((target.host, target.port), timeout=deadline.left())
+        sock = _connect(target.host, target.port, deadline)
         deadline.watch(sock)
         if target.starttls:
             _starttls(sock, target.starttls, deadline)

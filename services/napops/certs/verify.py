@@ -12,6 +12,7 @@ A certificate that is itself in the trust store is trusted as is.
 from __future__ import annotations
 
 import ipaddress
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -40,8 +41,10 @@ class TrustStore:
     @classmethod
     def from_pem(cls, blobs: Iterable[bytes]) -> TrustStore:
         roots: list[x509.Certificate] = []
-        for blob in blobs:
-            roots += x509.load_pem_x509_certificates(blob)
+        with warnings.catch_warnings():  # old CA bundles hold a negative serial or two
+            warnings.simplefilter("ignore")
+            for blob in blobs:
+                roots += x509.load_pem_x509_certificates(blob)
         return cls(roots)
 
     def contains(self, cert: x509.Certificate) -> bool:
