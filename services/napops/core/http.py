@@ -22,6 +22,16 @@ def json_error(status: int, reason: str, **extra: Any) -> tuple[Response, int]:
     return jsonify({"error": status, "reason": reason, **extra}), status
 
 
+_RENDER_METRICS = "napops.render_metrics"
+
+
+def set_metrics_renderer(app: Flask, render: Callable[[], bytes]) -> None:
+    """Let ``render`` produce the /metrics body instead of formatting the registry at every
+    scrape: a sidecar with many series formats them once when they change (the certs
+    sidecar, once per probe round) and joins them to the rest."""
+    app.extensions[_RENDER_METRICS] = render
+
+
 def create_app(
     service: str,
     registry: CollectorRegistry,
@@ -46,7 +56,9 @@ def create_app(
 
     @app.get("/metrics")
     def _metrics() -> Response:
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        render: Callable[[], bytes] | None = app.extensions.get(_RENDER_METRICS)
+        body = render() if render is not None else generate_latest(registry)
+        return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     def _healthz() -> Response:

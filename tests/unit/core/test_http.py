@@ -73,3 +73,14 @@ def test_unknown_route_and_crash_are_json(registry: CollectorRegistry) -> None:
     resp = client.get("/boom")
     assert resp.status_code == 500
     assert "secret detail" not in resp.get_data(as_text=True)
+
+
+def test_a_sidecar_may_render_metrics_itself(registry: CollectorRegistry) -> None:
+    from prometheus_client import generate_latest
+
+    from napops.core.http import set_metrics_renderer
+
+    app = create_app("demo", registry)
+    set_metrics_renderer(app, lambda: generate_latest(registry) + b"demo_cached 1.0\n")
+    body = app.test_client().get("/metrics").get_data(as_text=True)
+    assert "napops_build_info{" in body and body.endswith("demo_cached 1.0\n")
