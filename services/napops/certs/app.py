@@ -37,5 +37,5 @@ def register(app: Flask, prober: Prober, modules: Mapping[str, Mapping[str, Any]
         cache = Cache()
         cache.put(Round([result], [], result.timestamp, result.duration, len(store.roots)))
         registry = CollectorRegistry()
-        registry.register(CertsCollector(cache, prober.clock))
+        registry.register(CertsCollector(cache))
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

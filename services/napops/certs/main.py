@@ -10,9 +10,10 @@ import logging
 from typing import Any
 
 from ..core import sidecar
+from ..core.http import set_metrics_renderer
 from ..core.jobs import JobBusy, RunContext
 from . import app as probe_app
-from .metrics import CertsCollector
+from .metrics import CertsCollector, Exposition
 from .probe import Cache, Prober
 from .schema import SECTION
 
@@ -55,7 +56,9 @@ def setup(ctx: sidecar.Context) -> None:
     section = ctx.section or SECTION_DEFAULTS()
     prober = Prober(section)
     cache = Cache()
-    ctx.registry.register(CertsCollector(cache))
+    collector = CertsCollector(cache)
+    ctx.registry.register(collector)
+    set_metrics_renderer(ctx.app, Exposition(ctx.registry, collector).render)
     ctx.add_job(
         "probe",
         probe_job(prober, cache),

@@ -1,4 +1,6 @@
-"""The exported series, built at scrape time from a cached :class:`~.probe.Round`.
+"""The exported series, built from the cached :class:`~.probe.Round`: once per round, so a
+scrape costs no probing and, through :class:`Exposition`, no formatting of hundreds of series
+either. Seconds to expiry are as of the end of the round (a round runs every minute).
 
 Every family is always declared (empty when nothing was probed yet). Labels are bounded:
 the configured target or file, the certificate's subject CN, issuer CN and serial, and
@@ -7,18 +9,21 @@ closed sets (``reason``, ``kind``, ``acme``).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Iterator
 
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .probe import Cache, Round
 
+PREFIX = "napops_certs_"
 CERT_LABELS = ["target", "kind", "subject_cn", "issuer_cn", "serial", "acme"]
 
 
-def families(rnd: Round, now: float) -> list[GaugeMetricFamily]:
+def families(rnd: Round) -> list[GaugeMetricFamily]:
+    now = rnd.started + rnd.duration
     g = GaugeMetricFamily
     not_after = g(
         "napops_certs_not_after_timestamp_seconds",
@@ -32,7 +37,7 @@ def families(rnd: Round, now: float) -> list[GaugeMetricFamily]:
     )
     expiry = g(
         "napops_certs_expiry_seconds",
-        "Seconds until the certificate expires (negative: expired).",
+        "Seconds until the certificate expires, as of the last probe (negative: expired).",
         labels=CERT_LABELS,
     )
     verified = g(
@@ -124,10 +129,59 @@ def families(rnd: Round, now: float) -> list[GaugeMetricFamily]:
 
 
 class CertsCollector(Collector):
-    """Reads the cache at every scrape: no probing happens on /metrics."""
+    """Reads the cache: no probing happens on a scrape; families are built once a round."""
 
-    def __init__(self, cache: Cache, clock: Callable[[], float] = time.time):
-        self.cache, self.clock = cache, clock
+    def __init__(self, cache: Cache):
+        self.cache = cache
+        self._lock = threading.Lock()
+        self._round: Round | None = None
+        self._families: list[GaugeMetricFamily] = []
 
     def collect(self) -> Iterator[Metric]:
-        yield from families(self.cache.get(), self.clock())
+        rnd = self.cache.get()
+        with self._lock:
+            if rnd is not self._round:
+                self._round, self._families = rnd, families(rnd)
+            out = self._families
+        yield from out
+
+
+class _Only:
+    def __init__(self, collector: Collector):
+        self.collector = collector
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.collector.collect()
+
+
+class _Without:
+    def __init__(self, registry: CollectorRegistry, prefix: str):
+        self.registry, self.prefix = registry, prefix
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self.registry.collect():
+            if not metric.name.startswith(self.prefix):
+                yield metric
+
+
+class Exposition:
+    """The /metrics body: the sidecar's other series formatted at each scrape, the
+    napops_certs_* ones formatted once per round."""
+
+    def __init__(self, registry: CollectorRegistry, collector: CertsCollector):
+        self.others = _Without(registry, PREFIX)
+        self.collector = collector
+        self._lock = threading.Lock()
+        self._round: Round | None = None
+        self._text = b""
+
+    def certs_text(self) -> bytes:
+        rnd = self.collector.cache.get()
+        with self._lock:
+            if rnd is not self._round:
+                self._round = rnd
+                self._text = generate_latest(_Only(self.collector))
+            return self._text
+
+    def render(self) -> bytes:
+        return generate_latest(self.others) + self.certs_text()

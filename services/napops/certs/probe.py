@@ -8,6 +8,7 @@ real listeners and files but without the sidecar around it.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -115,6 +116,14 @@ def load_trust_store(paths: Sequence[str]) -> TrustStore:
         return TrustStore()
 
 
+def _stamp(path: str) -> tuple[str, float, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path, -1.0, -1)
+    return (path, st.st_mtime, st.st_size)
+
+
 class Prober:
     """Probes the configured targets (and ad-hoc ones for /probe)."""
 
@@ -131,12 +140,18 @@ class Prober:
         self._endpoints = endpoint_targets(section)
         self._acme = [re.compile(p) for p in section.get("acme_issuers", [])]
         self._last: dict[str, ProbeResult] = {}
+        self._store: tuple[tuple[Any, ...], TrustStore] | None = None
 
     def targets(self) -> list[Target]:
         return [*self._endpoints, *self._files.current()]
 
     def trust_store(self) -> TrustStore:
-        return self._trust_loader(self.section.get("trust_store", []))
+        """The trust store, re-read only when one of its files changed."""
+        paths = list(self.section.get("trust_store", []))
+        key = tuple(_stamp(p) for p in paths)
+        if self._store is None or self._store[0] != key:
+            self._store = (key, self._trust_loader(paths))
+        return self._store[1]
 
     def _cert_results(
         self, certs: list[x509.Certificate], target: Target, store: TrustStore, now: float
