@@ -89,7 +89,12 @@ def prober(acme: Acme, **extra: Any) -> Prober:
                 {"target": f"127.0.0.1:{acme.edge.https_port}", "server_name": n}
                 for n in acme.names
             ],
-            "files": [{"path": str(acme.edge.letsencrypt / "live" / "*" / "cert.pem")}],
+            "files": [
+                {
+                    "path": str(acme.edge.letsencrypt / "live" / "*" / "fullchain.pem"),
+                    "contents": "chain",
+                }
+            ],
             "renewal_status_files": [str(acme.certbot.status_file)],
             **extra,
         }
@@ -142,6 +147,7 @@ def test_every_estate_host_is_issued_and_served_with_sni(acme: Acme) -> None:
         assert (c.verification, c.acme) == ("ok", True), r.target
     files = [r for r in results if r.kind == "file"]
     assert sorted(r.certs[0].info.subject_cn for r in files) == sorted(acme.names)
+    assert {r.certs[0].verification for r in files} == {"ok"}
 
 
 class Load:
@@ -208,7 +214,8 @@ def test_forced_renewal_changes_the_served_certificate_without_a_failed_request(
     assert "reloaded" in acme.edge.events()
 
 
-def _refused_and_previous_kept(acme: Acme, run: Any) -> None:
+def _refused_and_previous_kept(acme: Acme, run: Any) -> list[tuple[str, dict[str, str], float]]:
+    """Run a renewal nginx cannot use; returns the exporter's series afterwards."""
     before = {n: acme.edge.served(n).serial_number for n in acme.names}
     refusals = acme.edge.events().count("reload_refused")
     proc = run()
@@ -221,10 +228,7 @@ def _refused_and_previous_kept(acme: Acme, run: Any) -> None:
     # the edge is up and every site serves what it served before
     assert {n: acme.edge.served(n).serial_number for n in acme.names} == before
     assert acme.edge.proc is not None and acme.edge.proc.poll() is None
-    # the exporter sees the renewed certificate on disk that is not served
-    # (rule CertificateRenewalNotServed)
-    m = metrics_of(prober(acme))
-    assert not_after(m, "file", DMS) > not_after(m, "endpoint", DMS)
+    return metrics_of(prober(acme))
 
 
 def _recovers(acme: Acme) -> None:
@@ -238,7 +242,9 @@ def _recovers(acme: Acme) -> None:
 
 def test_a_key_nginx_cannot_read_keeps_the_previous_certificate(acme: Acme) -> None:
     # the deploy hook gives the new key to the wrong group (NGINX_GID misconfigured)
-    _refused_and_previous_kept(acme, lambda: acme.certbot.run_pass(ONLY_DMS, nginx_gid=65534))
+    m = _refused_and_previous_kept(acme, lambda: acme.certbot.run_pass(ONLY_DMS, nginx_gid=65534))
+    # the renewed certificate on disk is not served (rule CertificateRenewalNotServed)
+    assert not_after(m, "file", DMS) > not_after(m, "endpoint", DMS)
     _recovers(acme)
 
 
@@ -253,7 +259,14 @@ def test_a_chain_nginx_rejects_keeps_the_previous_certificate(acme: Acme, tmp_pa
         f'exec sh "{EDGE}/certbot-deploy-hook.sh"\n'
     )
     hook.chmod(0o755)
-    _refused_and_previous_kept(acme, lambda: acme.certbot.run_pass(ONLY_DMS, hook=hook))
+    m = _refused_and_previous_kept(acme, lambda: acme.certbot.run_pass(ONLY_DMS, hook=hook))
+    # the chain on disk does not verify (rule CertificateVerificationFailing)
+    on_disk = [
+        lb["reason"]
+        for n, lb, _ in m
+        if n == "napops_certs_verification_ok" and lb["kind"] == "file" and lb["subject_cn"] == DMS
+    ]
+    assert on_disk == ["self_signed"]
     _recovers(acme)
 
 
