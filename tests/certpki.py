@@ -107,10 +107,10 @@ def write_chain(directory: Path, stem: str, leaf: Issued, *chain: Issued) -> tup
     return cert, key
 
 
-def _listener() -> socket.socket:
-    s = socket.socket()
+def _listener(host: str = "127.0.0.1") -> socket.socket:
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
+    s.bind((host, 0))
     s.listen(128)
     return s
 
@@ -118,8 +118,8 @@ def _listener() -> socket.socket:
 class Listener:
     """Accepts on 127.0.0.1 in a thread and hands each connection to ``handle``."""
 
-    def __init__(self) -> None:
-        self.sock = _listener()
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.sock = _listener(host)
         self.port = self.sock.getsockname()[1]
         self.target = f"localhost:{self.port}"
         self._stop = threading.Event()
@@ -163,14 +163,18 @@ class TlsServer(Listener):
     another (cert, key) pair."""
 
     def __init__(
-        self, cert_file: Path, key_file: Path, by_name: dict[str, tuple[Path, Path]] | None = None
+        self,
+        cert_file: Path,
+        key_file: Path,
+        by_name: dict[str, tuple[Path, Path]] | None = None,
+        host: str = "127.0.0.1",
     ):
         self.ctx = self._context(cert_file, key_file)
         self.by_name = {n: self._context(*pair) for n, pair in (by_name or {}).items()}
         self.seen_sni: list[str | None] = []
         if self.by_name:
             self.ctx.sni_callback = self._sni
-        super().__init__()
+        super().__init__(host)
 
     @staticmethod
     def _context(cert: Path, key: Path) -> ssl.SSLContext:

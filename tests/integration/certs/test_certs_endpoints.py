@@ -159,3 +159,28 @@ def test_a_failed_probe_keeps_the_last_certificate(pki: Pki, trust: Path, tmp_pa
     (second,) = prober.round().results
     assert second.reason == "connection_refused"
     assert second.certs == first.certs, "expiry must not vanish while the target is down"
+
+
+def test_an_ipv6_target_with_its_name(pki: Pki, trust: Path, tmp_path: Path) -> None:
+    server = TlsServer(
+        *write_chain(tmp_path, "v6", pki.leaf("v6.example.test"), pki.inter), host="::1"
+    )
+    try:
+        good, unbracketed = (
+            Prober(
+                section(
+                    trust,
+                    [
+                        {"target": f"[::1]:{server.port}", "server_name": "v6.example.test"},
+                        {"target": f"::1:{server.port}", "server_name": "v6.example.test"},
+                    ],
+                )
+            )
+            .round()
+            .results
+        )
+    finally:
+        server.close()
+    assert good.success and good.certs[0].verification == "ok", good.detail
+    assert good.target == f"[::1]:{server.port}/v6.example.test"
+    assert unbracketed.reason == "ipv6_unbracketed"
