@@ -173,3 +173,14 @@ def test_the_scheduler_itself_logs_only_problems(caplog):
     jobs.stop(1)
     assert [r for r in caplog.records if r.name.startswith("apscheduler")] == []
     assert any(getattr(r, "event", "") == "job_finished" for r in caplog.records)
+
+
+def test_a_read_only_job_may_stay_out_of_the_audit_trail(tmp_path):
+    trail = audit.AuditTrail(tmp_path / "a.jsonl", "k" * 32, actor="test")
+    jobs = Jobs(CollectorRegistry(), trail)
+    jobs.add(Job("probe", lambda run: {"targets": 3}, audited=False))
+    jobs.add(Job("backup", lambda run: None))
+    assert jobs.run("probe").state == "success"
+    assert jobs.run("backup").state == "success"
+    lines = (tmp_path / "a.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and "job.backup" in lines[0]
