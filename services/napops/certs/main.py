@@ -64,6 +64,7 @@ def setup(ctx: sidecar.Context) -> None:
         probe_job(prober, cache),
         schedule=section["schedule"],
         description="probe every endpoint and file, refresh the cached results",
+        audited=False,  # read-only, every minute: logged and counted, not in the trail
     )
     probe_app.register(ctx.app, prober, section["modules"])
 
