@@ -39,13 +39,15 @@ EDGE_USER = "www-data"  # nginx runs unprivileged, as the edge container's uid 1
 
 
 def template_names(domain: str = NAP_DOMAIN) -> list[str]:
-    """The host names of the estate's TLS sites, read from the edge templates."""
-    names = []
+    """The certificates of the estate's TLS sites, read from the edge templates, as certbot's
+    CERTBOT_DOMAINS entries: one per site, "a,b" when the site has several names (stored
+    under a, the name its ``ssl_certificate`` path uses)."""
+    entries = []
     for template in sorted((EDGE / "templates").glob("*.conf.template")):
-        m = re.search(r"server_name\s+([^;\s]+)\s*;", template.read_text())
+        m = re.search(r"server_name\s+([^;]+);", template.read_text())
         assert m, template
-        names.append(m.group(1).replace("${NAP_DOMAIN}", domain))
-    return names
+        entries.append(",".join(m.group(1).replace("${NAP_DOMAIN}", domain).split()))
+    return entries
 
 
 class _Backend(BaseHTTPRequestHandler):
@@ -70,6 +72,7 @@ class Edge:
     http_port: int = field(default_factory=free_port)
     https_port: int = field(default_factory=free_port)
     status_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     backend: ThreadingHTTPServer | None = None
 
@@ -100,6 +103,8 @@ class Edge:
         shutil.copy("/etc/nginx/mime.types", nginx / "mime.types")
         for d in ("sites", "enabled", "temp"):
             (nginx / d).mkdir()
+        (self.root / "landing").mkdir()
+        (self.root / "landing" / "index.html").write_text("NAP-DMS\n")
         values = {
             "NAP_DOMAIN": NAP_DOMAIN,
             "OPS_HOST": "127.0.0.1",
@@ -132,6 +137,12 @@ class Edge:
     def _backport(self, text: str, backend_port: int) -> str:
         """nginx 1.28 syntax to 1.22, container paths to the tree, ports to loopback."""
         text = text.replace("listen 443 ssl;", f"listen 127.0.0.1:{self.https_port} ssl http2;")
+        text = text.replace(
+            "listen 443 ssl default_server;",
+            f"listen 127.0.0.1:{self.https_port} ssl default_server;",
+        )
+        text = text.replace("listen 9180;", f"listen 127.0.0.1:{self.metrics_port};")
+        text = text.replace("root /srv/landing;", f"root {self.root}/landing;")
         text = text.replace("http2 on;", "")
         text = text.replace(
             "listen 80 default_server;", f"listen 127.0.0.1:{self.http_port} default_server;"
