@@ -352,7 +352,8 @@ class Certbot:
     ) -> subprocess.CompletedProcess[str]:
         require_tool("certbot")
         root = self.edge.root
-        gid = pwd.getpwnam(EDGE_USER).pw_gid if nginx_gid is None else nginx_gid
+        nginx_user_gid = pwd.getpwnam(EDGE_USER).pw_gid if os.geteuid() == 0 else os.getgid()
+        gid = nginx_user_gid if nginx_gid is None else nginx_gid
         env = {
             "PATH": os.environ["PATH"],
             "CERTBOT_ONCE": "1",
