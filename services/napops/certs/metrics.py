@@ -9,6 +9,7 @@ closed sets (``reason``, ``kind``, ``acme``).
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections.abc import Iterator
 
@@ -166,7 +167,7 @@ class _Without:
 
 class Exposition:
     """The /metrics body: the sidecar's other series formatted at each scrape, the
-    napops_certs_* ones formatted once per round."""
+    napops_certs_* ones formatted (and gzip-compressed) once per round."""
 
     def __init__(self, registry: CollectorRegistry, collector: CertsCollector):
         self.others = _Without(registry, PREFIX)
@@ -174,14 +175,19 @@ class Exposition:
         self._lock = threading.Lock()
         self._round: Round | None = None
         self._text = b""
+        self._gz = b""
 
-    def certs_text(self) -> bytes:
+    def certs_text(self, compressed: bool = False) -> bytes:
         rnd = self.collector.cache.get()
         with self._lock:
             if rnd is not self._round:
                 self._round = rnd
                 self._text = generate_latest(_Only(self.collector))
-            return self._text
+                self._gz = gzip.compress(self._text, 6)
+            return self._gz if compressed else self._text
 
-    def render(self) -> bytes:
-        return generate_latest(self.others) + self.certs_text()
+    def render(self, compressed: bool = False) -> bytes:
+        others = generate_latest(self.others)
+        if compressed:  # gzip members concatenate: the cached one needs no new work
+            return gzip.compress(others, 1) + self.certs_text(True)
+        return others + self.certs_text()

@@ -65,3 +65,16 @@ def test_a_new_round_replaces_the_formatted_text() -> None:
     cache.put(round_of(10))
     second = parse(exposition.render())["napops_certs_expiry_seconds"][0][1]
     assert (first, second) == (30 * 86400 - 1.0, 10 * 86400 - 1.0)
+
+
+def test_the_compressed_body_is_the_same_text() -> None:
+    import gzip
+
+    cache = Cache()
+    cache.put(round_of(5))
+    registry = CollectorRegistry()
+    register_build_info(registry, "certs")
+    collector = CertsCollector(cache)
+    registry.register(collector)
+    exposition = Exposition(registry, collector)
+    assert gzip.decompress(exposition.render(True)) == exposition.render(False)
