@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
+from .certs import cli as certs_cli
 from .core import audit, jobcli
 from .devsink import cli as devsink_cli
 from .relay import cli as relay_cli
@@ -105,6 +106,7 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_trail]
 REGISTRARS.append(relay_cli.register)
 REGISTRARS.append(jobcli.register)
 REGISTRARS.append(devsink_cli.register)
+REGISTRARS.append(certs_cli.register)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -208,7 +208,7 @@ def test_sidecar_with_invalid_configuration_exits_2_and_prints_every_problem(
     config = tmp_path / "certs.yml"
     config.write_text(
         "log_level: LOUD\nlisten: {port: 0}\nsurprise: 1\naudit: {path: /x}\n"
-        "certs: {targets: ['no-port']}\n"
+        "certs: {endpoints: [{host: no-port}]}\n"
     )
     config.chmod(0o644)
     tmp_path.chmod(0o755)
@@ -235,7 +235,7 @@ def test_sidecar_with_invalid_configuration_exits_2_and_prints_every_problem(
     )
     assert proc.returncode == 2, proc.stderr
     problems = [line for line in proc.stderr.splitlines() if line.startswith("At '")]
-    for where in ("log_level", "listen.port", "surprise", "audit.key", "certs.targets[0]"):
+    for where in ("log_level", "listen.port", "surprise", "audit.key", "certs.endpoints[0]"):
         assert any(p.startswith(f"At '{where}'") for p in problems), (where, proc.stderr)
     assert any(p.startswith("At 'max_body_bytes'") for p in problems), proc.stderr
     assert "Traceback" not in proc.stderr

@@ -3,7 +3,8 @@
 - catalogue/<exporter>.txt: exporters that cannot run here (cAdvisor, MongoDB, and the
   database exporters without their databases), each file naming its upstream source.
 - The napops sidecars: each one is built in-process (``napops.core.sidecar.build``) with a
-  minimal configuration, and its registry is listed.
+  minimal configuration, and its registry is listed (samples, and gauges declared without
+  samples yet, e.g. per-certificate series filled by the first probe round).
 - Recording rules of prometheus/rules: their ``record:`` names are series too.
 
 The running components (Prometheus, Alertmanager, node and blackbox exporters) are asked
@@ -97,7 +98,11 @@ def sidecar_names(state_root: Path, services: Iterable[str] = SIDECARS) -> dict[
             ) from None
         ctx = sidecar.build(service, section, config, getattr(module, "setup", None))
         try:
-            found[service] = {s.name for m in ctx.registry.collect() for s in m.samples}
+            families = list(ctx.registry.collect())
+            found[service] = {s.name for m in families for s in m.samples}
+            # Gauges a sidecar declares but fills only after its first job run (the certs
+            # sidecar's per-certificate series): declared by a collector, so exported.
+            found[service] |= {m.name for m in families if m.type == "gauge" and not m.samples}
         finally:
             for hook in ctx.on_shutdown:
                 hook()

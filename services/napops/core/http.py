@@ -22,6 +22,22 @@ def json_error(status: int, reason: str, **extra: Any) -> tuple[Response, int]:
     return jsonify({"error": status, "reason": reason, **extra}), status
 
 
+_RENDER_METRICS = "napops.render_metrics"
+
+
+MetricsRenderer = Callable[[bool], bytes]
+"""``render(gzip)`` returns the /metrics body, gzip-compressed when ``gzip`` is true (the
+scraper accepts it; gzip members may be concatenated, so a cached compressed part can be
+joined to a freshly compressed one)."""
+
+
+def set_metrics_renderer(app: Flask, render: MetricsRenderer) -> None:
+    """Let ``render`` produce the /metrics body instead of formatting the registry at every
+    scrape: a sidecar with many series formats (and compresses) them once when they change
+    (the certs sidecar, once per probe round) and joins them to the rest."""
+    app.extensions[_RENDER_METRICS] = render
+
+
 def create_app(
     service: str,
     registry: CollectorRegistry,
@@ -46,7 +62,15 @@ def create_app(
 
     @app.get("/metrics")
     def _metrics() -> Response:
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        render: MetricsRenderer | None = app.extensions.get(_RENDER_METRICS)
+        if render is None:
+            return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        gzip = "gzip" in request.headers.get("Accept-Encoding", "")
+        response = Response(render(gzip), mimetype=CONTENT_TYPE_LATEST)
+        if gzip:
+            response.headers["Content-Encoding"] = "gzip"
+        response.vary.add("Accept-Encoding")
+        return response
 
     @app.get("/healthz")
     def _healthz() -> Response:

@@ -31,6 +31,9 @@ from .audit import AuditTrail
 from .errors import NapopsError
 
 log = logging.getLogger(__name__)
+# APScheduler logs every start, stop and run at INFO ("Running job ...", "Scheduler has been
+# shut down"): our own job_* events say it with run ids; keep only its warnings and errors.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 Overlap = Literal["refuse", "queue"]
 RESULTS = ("success", "failed", "interrupted")
@@ -69,6 +72,7 @@ class Job:
     schedule: str | None = None
     overlap: Overlap = "refuse"
     description: str = ""
+    audited: bool = True  # False: a read-only job run every minute stays out of the trail
 
 
 @dataclass
@@ -387,7 +391,7 @@ class Jobs:
         run.finished_event.set()
 
     def _audit(self, run: Run) -> None:
-        if self.audit is None:
+        if self.audit is None or not self.jobs[run.job].audited:
             return
         data = {
             "run_id": run.run_id,

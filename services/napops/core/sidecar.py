@@ -70,9 +70,12 @@ class Context:
         schedule: str | None = None,
         overlap: Overlap = "refuse",
         description: str = "",
+        audited: bool = True,
     ) -> Job:
-        """Declare a job (scheduled when ``schedule`` is a cron expression)."""
-        return self.jobs.add(Job(name, func, schedule, overlap, description))
+        """Declare a job (scheduled when ``schedule`` is a cron expression). ``audited=False``
+        keeps a read-only job's runs out of the audit trail (they are still logged and
+        counted in napops_job_*)."""
+        return self.jobs.add(Job(name, func, schedule, overlap, description, audited))
 
     def engine(self) -> Engine:
         """The configured Docker Engine, made once; /readyz then checks that it answers."""

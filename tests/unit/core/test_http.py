@@ -73,3 +73,28 @@ def test_unknown_route_and_crash_are_json(registry: CollectorRegistry) -> None:
     resp = client.get("/boom")
     assert resp.status_code == 500
     assert "secret detail" not in resp.get_data(as_text=True)
+
+
+def test_a_sidecar_may_render_metrics_itself(registry: CollectorRegistry) -> None:
+    import gzip
+
+    from prometheus_client import generate_latest
+
+    from napops.core.http import set_metrics_renderer
+
+    def render(compressed: bool) -> bytes:
+        cached = b"demo_cached 1.0\n"
+        if compressed:  # two gzip members: a fresh one and a cached one
+            return gzip.compress(generate_latest(registry)) + gzip.compress(cached)
+        return generate_latest(registry) + cached
+
+    app = create_app("demo", registry)
+    set_metrics_renderer(app, render)
+    client = app.test_client()
+    plain = client.get("/metrics")
+    assert "Content-Encoding" not in plain.headers
+    body = plain.get_data(as_text=True)
+    assert "napops_build_info{" in body and body.endswith("demo_cached 1.0\n")
+    packed = client.get("/metrics", headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.get_data()).decode() == body

@@ -160,3 +160,27 @@ def test_status_lists_jobs_with_their_last_run():
     status = jobs.status()["a"]
     assert status["schedule"] == "0 2 * * *" and status["last"]["run_id"] == run.run_id
     assert status["running"] is None
+
+
+def test_the_scheduler_itself_logs_only_problems(caplog):
+    """A scheduled job's runs are logged by the job_* events; APScheduler's own INFO lines
+    (scheduler started, job added, running, shut down) would double them every run."""
+    caplog.set_level("INFO")
+    jobs = Jobs(CollectorRegistry(), timezone="UTC")
+    jobs.add(Job("tick", lambda run: None, schedule="* * * * *"))
+    jobs.start()
+    jobs.run("tick")
+    jobs.stop(1)
+    assert [r for r in caplog.records if r.name.startswith("apscheduler")] == []
+    assert any(getattr(r, "event", "") == "job_finished" for r in caplog.records)
+
+
+def test_a_read_only_job_may_stay_out_of_the_audit_trail(tmp_path):
+    trail = audit.AuditTrail(tmp_path / "a.jsonl", "k" * 32, actor="test")
+    jobs = Jobs(CollectorRegistry(), trail)
+    jobs.add(Job("probe", lambda run: {"targets": 3}, audited=False))
+    jobs.add(Job("backup", lambda run: None))
+    assert jobs.run("probe").state == "success"
+    assert jobs.run("backup").state == "success"
+    lines = (tmp_path / "a.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and "job.backup" in lines[0]
