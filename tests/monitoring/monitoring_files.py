@@ -17,7 +17,9 @@ RULES = PROMETHEUS / "rules"
 RULE_TESTS = PROMETHEUS / "tests"
 TARGETS = PROMETHEUS / "targets"
 ENVIRONMENTS = ("dev", "staging", "prod")
-RUNBOOK_BASE = "https://git.np-dms.work/ops/napops/src/branch/main/"
+# Runbooks are served by Prometheus itself (--web.user-assets: the docs/ folder at /user/docs/),
+# so they stay reachable when the QNAP and its Gitea are the problem.
+RUNBOOK_BASE = "{{ $externalURL }}/user/"
 
 
 def load_yaml(path: Path) -> Any:

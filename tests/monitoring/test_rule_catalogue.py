@@ -112,3 +112,27 @@ def test_sidecar_targets_name_their_role() -> None:
     for env in ENVIRONMENTS:
         roles = {group["labels"]["sidecar"] for group in targets_of(env, job)}
         assert roles == set(SIDECARS), env
+
+
+def agent_jobs() -> re.Pattern[str]:
+    """The jobs HostDown counts as a host's agents (from the host:agents:count rule)."""
+    for group in load_yaml(ROOT / "prometheus" / "rules" / "availability.yml")["groups"]:
+        for rule in group["rules"]:
+            if rule.get("record") == "host:agents:count":
+                [regex] = re.findall(r'job=~"([^"]+)"', rule["expr"])
+                return re.compile(f"^(?:{regex})$")
+    raise AssertionError("no host:agents:count rule")
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_every_host_has_two_agents_so_hostdown_can_fire(env: str) -> None:
+    """HostDown needs two agents of a host failing twice in a row: a host with one agent
+    would never be reported down, only its exporter."""
+    agents: dict[str, int] = {}
+    jobs = agent_jobs()
+    for job in scrape_jobs():
+        if jobs.match(job["job_name"]):
+            for group in targets_of(env, job):
+                host = group["labels"]["host"]
+                agents[host] = agents.get(host, 0) + len(group["targets"])
+    assert agents and all(count >= 2 for count in agents.values()), agents
