@@ -9,8 +9,9 @@ What it owns (and nothing else builds):
   file, in that order (later env files win, so an env file may pin an image that
   .images.env maps to a local one);
 - the process environment Compose runs with: only what the Docker CLI needs to find the engine
-  (CLEAN_VARIABLES), plus what the selection adds, never the caller's shell as a whole, so a
-  variable exported by hand cannot hide one missing from an env file.
+  (CLEAN_VARIABLES) and NAPOPS_ENV (the selection's environment), plus what the selection adds,
+  never the caller's shell as a whole, so a variable exported by hand cannot hide one missing
+  from an env file.
 
 Two kinds of selection, built by the same functions:
 
@@ -92,6 +93,10 @@ RENDER_TIMEOUT = 120
 
 class EstateError(Exception):
     """Something about the estate's files or Compose is wrong; the message says what."""
+
+
+class DockerMissing(EstateError):
+    """`docker compose` cannot be run at all."""
 
 
 class UsageError(EstateError):
@@ -236,7 +241,8 @@ def _hosts_of(env: str, spec: Any, path: str) -> tuple[dict[str, Host], list[str
         for key in ("stacks", "networks", "internal_networks"):
             value = host.get(key, [])
             if not isinstance(value, list) or (key == "stacks" and not value):
-                problems.append(f"At '{at}.{key}': expected a list" + " of stacks" * (key == "stacks"))
+                what = "a non-empty list of stacks" if key == "stacks" else "a list"
+                problems.append(f"At '{at}.{key}': expected {what}")
         variables = host.get("env") or {}
         if not isinstance(variables, dict):
             problems.append(f"At '{at}.env': expected a mapping of variables")
@@ -390,10 +396,12 @@ class Estate:
         self, sel: Selection, environ: Mapping[str, str] | None = None
     ) -> dict[str, str]:
         """The process environment for `docker compose` on ``sel``: CLEAN_VARIABLES from
-        ``environ`` (the process environment by default), the host's `env`, and for the local
-        stack the socket group and LOCAL_VARIABLES."""
+        ``environ`` (the process environment by default), NAPOPS_ENV (the selection's
+        environment), the host's `env`, and for the local stack the socket group and
+        LOCAL_VARIABLES."""
         environ = os.environ if environ is None else environ
         found = {k: environ[k] for k in CLEAN_VARIABLES if k in environ}
+        found["NAPOPS_ENV"] = sel.env  # the selection's, whatever the shell or env file says
         if sel.host is not None:
             found.update(self.host(sel.env, sel.host).env)
         if sel.local:
@@ -425,7 +433,7 @@ class Estate:
                 check=False,
             )
         except OSError as exc:
-            raise EstateError(
+            raise DockerMissing(
                 f"cannot run `docker compose` ({exc.strerror}): install Docker"
             ) from None
 
@@ -474,8 +482,11 @@ class Estate:
 
         def check(sel: Selection) -> str:
             proc = self.run(sel, "config", "-q", environ=environ)
-            return "" if proc.returncode == 0 else f"error: {describe(sel)} is invalid:\n" + (
-                proc.stderr.strip() or f"docker compose exited {proc.returncode}"
+            return (
+                ""
+                if proc.returncode == 0
+                else f"error: {describe(sel)} is invalid:\n"
+                + (proc.stderr.strip() or f"docker compose exited {proc.returncode}")
             )
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -699,7 +710,7 @@ def _compose(estate: Estate, args: argparse.Namespace) -> int:
         raise UsageError("--project-only needs a project (the local stack has one)")
     argv = [estate.docker, "compose", *front, *rest]
     try:
-        os.execvpe(argv[0], argv, estate.environment(sel))
+        os.execvpe(argv[0], argv, estate.environment(sel))  # noqa: S606 - no shell wanted
     except OSError as exc:
         raise EstateError(f"cannot run `docker compose` ({exc.strerror}): install Docker") from None
     return 1  # not reached
@@ -727,9 +738,7 @@ def _validate(estate: Estate, args: argparse.Namespace) -> int:
                 + (f" (alone and on {', '.join(hosts)})" if hosts else "")
             )
     if any(s.local for s in selections):
-        print(
-            f"stacks {' '.join(local.stacks)} render for {local.env} (project {local.project})"
-        )
+        print(f"stacks {' '.join(local.stacks)} render for {local.env} (project {local.project})")
     return 0
 
 
