@@ -306,7 +306,7 @@ class Estate:
     def __init__(self, compose_dir: Path = COMPOSE_DIR, docker: str = "docker"):
         self.dir = Path(compose_dir)
         self.docker = docker
-        self._renders: dict[tuple[Selection, tuple[tuple[str, str], ...]], Any] = {}
+        self._renders: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], Any] = {}
 
     # the lists
 
@@ -439,9 +439,11 @@ class Estate:
 
     def render(self, sel: Selection, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The model of ``sel`` as `docker compose config --format json` renders it (cached per
-        selection and environment: treat it as read-only). Raises EstateError with Compose's
-        message."""
-        key = (sel, tuple(sorted(self.environment(sel, environ).items())))
+        argument list and environment: treat it as read-only). Raises EstateError with
+        Compose's message."""
+        # what Compose sees decides the model: selections with the same arguments and
+        # environment (a host without `env` and the stack alone) share one render
+        key = (tuple(self.args(sel)), tuple(sorted(self.environment(sel, environ).items())))
         if key not in self._renders:
             proc = self.run(sel, "config", "--format", "json", environ=environ)
             if proc.returncode != 0:

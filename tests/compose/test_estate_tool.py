@@ -245,9 +245,9 @@ def test_command_line_validate_names_the_broken_stack(tmp_path: Path) -> None:
     shutil.copytree(COMPOSE, copy, ignore=shutil.ignore_patterns("secrets", ".images.env"))
     path = copy / "stacks" / "registry.yml"
     path.write_text(path.read_text() + "\nbogus_top_level_key: 1\n")
-    proc = tool("validate", "--env", "prod", "--no-local", compose_dir=copy)
+    proc = tool("validate", "--env", "staging", "--no-local", compose_dir=copy)
     assert proc.returncode == 1
-    assert "error: compose/stacks/registry.yml (env prod) is invalid" in proc.stderr
+    assert "error: compose/stacks/registry.yml (env staging) is invalid" in proc.stderr
     assert "bogus_top_level_key" in proc.stderr
 
 
