@@ -29,11 +29,11 @@ it is placed on, every stack on its own, and the local stack (each of its stacks
 all together), with exactly the arguments and environment `up` uses.
 
 compose/hosts.yml is read by a small parser for the subset of YAML it uses (block mappings and
-sequences, `[a, b]` lists, `{}`, plain and quoted scalars, comments). The standard library has
-no YAML parser and `make up` runs before any virtualenv exists; using PyYAML where it happens to
-be installed would make two readers that can disagree. Anything outside the subset is an error
-naming the line, and tests/compose/test_estate_tool.py checks that this parser and PyYAML read
-the shipped file alike.
+sequences, `[a, b]` lists, also over several lines, `{}`, plain and quoted scalars, comments).
+The standard library has no YAML parser and `make up` runs before any virtualenv exists; using
+PyYAML where it happens to be installed would make two readers that can disagree. Anything
+outside the subset is an error naming the line, and tests/compose/test_estate_tool.py checks
+that this parser and PyYAML read the shipped file alike.
 
 Command line: compose/bin/estate --help. Standard library only.
 """
@@ -136,7 +136,7 @@ def _flow_or_scalar(text: str, where: str) -> Any:
     text = text.strip()
     if text.startswith("["):
         if not text.endswith("]"):
-            raise EstateError(f"At '{where}': a list must close on its line: {text!r}")
+            raise EstateError(f"At '{where}': a list that is never closed: {text!r}")
         inner = text[1:-1].strip()
         return [_scalar(item, where) for item in inner.split(",")] if inner else []
     if text == "{}":
@@ -145,8 +145,9 @@ def _flow_or_scalar(text: str, where: str) -> Any:
 
 
 def parse_yaml_subset(text: str, source: str = "<text>") -> Any:
-    """Block mappings and sequences, ``[a, b]`` lists, ``{}``, plain or quoted scalars (all
-    strings), comments. Raises EstateError (``At 'source:line': ...``) on anything else."""
+    """Block mappings and sequences, ``[a, b]`` lists (over several lines too), ``{}``, plain
+    or quoted scalars (all strings), comments. Raises EstateError (``At 'source:line': ...``)
+    on anything else."""
     lines: list[tuple[int, int, str]] = []  # (line number, indent, content)
     for number, raw in enumerate(text.splitlines(), start=1):
         if "\t" in raw[: len(raw) - len(raw.lstrip())]:
@@ -178,7 +179,14 @@ def parse_yaml_subset(text: str, source: str = "<text>") -> Any:
             if key in found:
                 raise EstateError(f"At '{where()}': {key!r} appears twice")
             pos += 1
-            if rest.strip():
+            rest = rest.strip()
+            # a `[...]` list may go on over more-indented lines
+            while rest.startswith("[") and not rest.endswith("]") and pos < len(lines):
+                if lines[pos][1] <= indent:
+                    break
+                rest += " " + lines[pos][2]
+                pos += 1
+            if rest:
                 found[key] = _flow_or_scalar(rest, f"{source}:{number}")
             elif pos < len(lines) and (
                 lines[pos][1] > indent

@@ -42,6 +42,8 @@ def normalised(value: object) -> object:
         return {str(k): normalised(v) for k, v in value.items()}
     if isinstance(value, list):
         return [normalised(v) for v in value]
+    if isinstance(value, bool):
+        return str(value).lower()  # the parser keeps `true` as written
     return None if value is None else str(value)
 
 
@@ -57,7 +59,7 @@ def test_hosts_yml_reads_as_pyyaml_reads_it() -> None:
         ("a: &anchor x\n", 1, "unsupported value"),
         ("a: 1\na: 2\n", 2, "appears twice"),
         ("a:\n  b: 1\n    c: 2\n", 3, "unexpected indentation"),
-        ("a: [x, y\n", 1, "must close on its line"),
+        ("a: [x, y\nb: z\n", 1, "a list that is never closed"),
         ("a: |\n  text\n", 1, "unsupported value"),
         ("just words\n", 1, "expected `key: value`"),
     ],
@@ -74,7 +76,7 @@ def test_what_the_parser_cannot_read_is_an_error_naming_the_line(
 def test_the_parser_reads_what_hosts_yml_may_use() -> None:
     text = (
         "# comment\nenv:\n  list: [a, 'b c', \"d#e\"]  # trailing\n  empty: []\n  none: {}\n"
-        "  block:\n  - x\n  - y\n  nested:\n    k: v\n"
+        "  block:\n  - x\n  - y\n  nested:\n    k: v\n  long: [one, two,\n         three]\n"
     )
     assert parse_yaml_subset(text) == {
         "env": {
@@ -83,6 +85,7 @@ def test_the_parser_reads_what_hosts_yml_may_use() -> None:
             "none": {},
             "block": ["x", "y"],
             "nested": {"k": "v"},
+            "long": ["one", "two", "three"],
         }
     }
 
