@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
-from .core import audit
+from .core import audit, jobcli
 from .relay import cli as relay_cli
 
 Handler = Callable[[argparse.Namespace], int]
@@ -65,6 +65,7 @@ def _add_trail(sub: argparse._SubParsersAction) -> None:
 REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_trail]
 """Each later subsystem appends a function that adds its subcommand."""
 REGISTRARS.append(relay_cli.register)
+REGISTRARS.append(jobcli.register)
 
 
 def parser() -> argparse.ArgumentParser:

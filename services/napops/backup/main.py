@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from ..core import dockerhost, sidecar
+from ..core import sidecar
+
+SECTION = None
+
+
+def setup(ctx: sidecar.Context) -> None:
+    ctx.engine()
 
 
 def main(argv: list[str] | None = None) -> int:
-    return sidecar.run("backup", None, dockerhost.require_engine, argv)
+    return sidecar.run("backup", None, setup, argv)

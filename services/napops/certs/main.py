@@ -19,5 +19,9 @@ SECTION: Schema = {
 }
 
 
+def setup(ctx: sidecar.Context) -> None:
+    """Nothing to wire yet."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    return sidecar.run("certs", SECTION, None, argv)
+    return sidecar.run("certs", SECTION, setup, argv)

@@ -34,16 +34,74 @@ def common_schema(service: str, section: Schema | None = None) -> Schema:
             "description": "Where the HTTP server listens.",
             "additionalProperties": False,
             "properties": {
-                "host": {"type": "string", "default": "127.0.0.1", "minLength": 1},
-                "port": {"type": "integer", "default": 8000, "minimum": 1, "maximum": 65535},
+                "host": {
+                    "type": "string",
+                    "default": "127.0.0.1",
+                    "minLength": 1,
+                    "description": "Address to bind (the image sets 0.0.0.0).",
+                    "examples": ["0.0.0.0"],
+                },
+                "port": {
+                    "type": "integer",
+                    "default": 8000,
+                    "minimum": 1,
+                    "maximum": 65535,
+                    "description": "TCP port of /metrics, /healthz, /readyz and the API.",
+                    "examples": [8000],
+                },
             },
         },
-        "log_level": {"type": "string", "enum": LOG_LEVELS, "default": "INFO"},
+        "log_level": {
+            "type": "string",
+            "enum": LOG_LEVELS,
+            "default": "INFO",
+            "description": "Lowest level written to the JSON log on stdout.",
+            "examples": ["DEBUG"],
+        },
         "max_body_bytes": {
             "type": "integer",
             "minimum": 1,
             "default": 1 << 20,
             "description": "Larger request bodies get 413.",
+            "examples": [262144],
+        },
+        "timezone": {
+            "type": "string",
+            "format": "timezone",
+            "default": "Asia/Bangkok",
+            "description": "Time zone of job schedules and of times written in messages.",
+            "examples": ["UTC"],
+        },
+        "state_dir": {
+            "type": "string",
+            "minLength": 1,
+            "default": f"/var/lib/napops/{service}",
+            "description": "Where the sidecar keeps state that must survive a restart "
+            "(locks, job history, its own files).",
+            "examples": [f"/var/lib/napops/{service}"],
+        },
+        "shutdown_grace_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "default": 30,
+            "description": "On SIGTERM, how long a running job may take to finish before it "
+            "is recorded as interrupted.",
+            "examples": [60],
+        },
+        "api": {
+            "type": "object",
+            "description": "The sidecar's HTTP API (POST /jobs/<name>/run).",
+            "additionalProperties": False,
+            "properties": {
+                "token": {
+                    "type": "string",
+                    "minLength": 16,
+                    "secret": True,
+                    "description": "Bearer token that may trigger jobs over HTTP; without it, "
+                    "jobs run only on schedule and from the CLI.",
+                    "examples": ["token_file: /run/secrets/napops_api_token"],
+                },
+            },
         },
         "audit": {
             "type": "object",
@@ -51,8 +109,19 @@ def common_schema(service: str, section: Schema | None = None) -> Schema:
             "additionalProperties": False,
             "required": ["path", "key"],
             "properties": {
-                "path": {"type": "string", "minLength": 1},
-                "key": {"type": "string", "minLength": 16, "secret": True},
+                "path": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "The JSONL trail file.",
+                    "examples": ["/var/lib/napops/audit/audit.jsonl"],
+                },
+                "key": {
+                    "type": "string",
+                    "minLength": 16,
+                    "secret": True,
+                    "description": "HMAC key that signs every record.",
+                    "examples": ["key_file: /run/secrets/audit_key"],
+                },
             },
         },
         "docker": {
@@ -60,8 +129,42 @@ def common_schema(service: str, section: Schema | None = None) -> Schema:
             "description": "How to reach a Docker Engine (unix://, tcp:// or ssh://).",
             "additionalProperties": False,
             "properties": {
-                "host": {"type": "string", "pattern": r"^(unix|tcp|ssh|http|https)://"},
-                "timeout_seconds": {"type": "number", "minimum": 1, "default": 10},
+                "host": {
+                    "type": "string",
+                    "pattern": r"^(unix|tcp|ssh|http|https)://",
+                    "description": "Engine address; default $DOCKER_HOST, else the local socket.",
+                    "examples": ["ssh://napops@qnap", "tcp://socket-proxy:2375"],
+                },
+                "timeout_seconds": {
+                    "type": "number",
+                    "minimum": 1,
+                    "default": 10,
+                    "description": "Timeout of each Docker API call.",
+                    "examples": [30],
+                },
+                "tls": {
+                    "type": "object",
+                    "description": "Client-certificate TLS for a tcp:// engine.",
+                    "additionalProperties": False,
+                    "required": ["ca_file", "cert_file", "key_file"],
+                    "properties": {
+                        "ca_file": {
+                            "type": "string",
+                            "description": "CA that signed the engine's certificate.",
+                            "examples": ["/run/secrets/docker_ca.pem"],
+                        },
+                        "cert_file": {
+                            "type": "string",
+                            "description": "Client certificate.",
+                            "examples": ["/run/secrets/docker_cert.pem"],
+                        },
+                        "key_file": {
+                            "type": "string",
+                            "description": "Client private key.",
+                            "examples": ["/run/secrets/docker_key.pem"],
+                        },
+                    },
+                },
             },
         },
     }

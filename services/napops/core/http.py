@@ -97,4 +97,8 @@ class Server:
         self._server.run()
 
     def close(self) -> None:
+        """Stop listening and drop every connection, idle keep-alive ones included (a
+        scraper's kept-alive connection must not keep the process from stopping)."""
         self._server.close()
+        for channel in list(self._server._map.values()):
+            channel.close()

@@ -1,8 +1,10 @@
 """A small JSON-Schema subset that reports *every* problem as ``At 'path': message``.
 
 Supported keywords: type, properties, required, additionalProperties, items, enum,
-minimum, maximum, minLength, minItems, pattern, default, description. A property marked
-``"secret": True`` may instead be given as ``<name>_file`` (see :mod:`napops.core.config`).
+minimum, maximum, minLength, minItems, pattern, format, default, description, examples. A
+property marked ``"secret": True`` may instead be given as ``<name>_file`` (see
+:mod:`napops.core.config`). ``format`` checks values at load time: ``timezone`` (an IANA
+name this system knows), ``cron`` (5 fields), ``url`` (http or https with a host).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import copy
 import re
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Schema = dict[str, Any]
 
@@ -57,6 +61,10 @@ def validate(value: Any, schema: Schema, path: str = "") -> list[str]:
             problems.append(f"At '{_fmt(path)}': shorter than {schema['minLength']} characters")
         if "pattern" in schema and not re.search(schema["pattern"], value):
             problems.append(f"At '{_fmt(path)}': {value!r} does not match {schema['pattern']}")
+        if "format" in schema:
+            problem = check_format(value, schema["format"])
+            if problem:
+                problems.append(f"At '{_fmt(path)}': {problem}")
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
             problems.append(f"At '{_fmt(path)}': needs at least {schema['minItems']} items")
@@ -127,3 +135,31 @@ def secret_paths(schema: Schema, path: str = "") -> list[str]:
         if "items" in sub:
             out += secret_paths(sub["items"], p + "[]")
     return out
+
+
+def check_format(value: str, fmt: str) -> str | None:
+    """A reason when ``value`` is not of format ``fmt``; None when it is."""
+    if fmt == "timezone":
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            return f"{value!r} is not a time zone this system knows (e.g. Asia/Bangkok, UTC)"
+        return None
+    if fmt == "cron":
+        from .jobs import JobError, cron_trigger
+
+        try:
+            cron_trigger(value, "UTC")
+        except JobError as exc:
+            return str(exc)
+        return None
+    if fmt == "url":
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return f"{value!r} is not an http(s) URL with a host"
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            return f"{value!r} has an invalid port"
+        return None
+    raise ValueError(f"unknown format {fmt!r}")

@@ -8,12 +8,12 @@ or no configured channel (Alertmanager retries 5xx, so nothing is lost to a full
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from flask import Flask, Response, jsonify, request
 
 from ..core.http import json_error
+from ..core.webhook import bearer_ok
 from .errors import NoChannel, OutboxFull, PayloadError
 from .payload import parse
 from .routing import parse_hint
@@ -22,14 +22,6 @@ from .service import Relay
 log = logging.getLogger(__name__)
 
 Answer = tuple[Response, int]
-
-
-def authorised(header: str | None, token: str) -> bool:
-    """True when ``header`` is ``Bearer <token>`` (constant-time comparison)."""
-    scheme, _, value = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        value.strip().encode(), token.encode()
-    )
 
 
 def register(app: Flask, relay: Relay, token: str) -> None:
@@ -55,7 +47,7 @@ def register(app: Flask, relay: Relay, token: str) -> None:
 
     @app.post("/alertmanager")
     def alertmanager() -> Answer:
-        if not authorised(request.headers.get("Authorization"), token):
+        if not bearer_ok(request.headers.get("Authorization"), token):
             return refuse(401, "auth", "missing or wrong bearer token")
         try:
             hint = parse_hint(request.args.get("channels"))
@@ -83,7 +75,7 @@ def register(app: Flask, relay: Relay, token: str) -> None:
 
     @app.post("/watchdog")
     def watchdog() -> Answer:
-        if not authorised(request.headers.get("Authorization"), token):
+        if not bearer_ok(request.headers.get("Authorization"), token):
             return refuse(401, "auth", "missing or wrong bearer token")
         try:
             data = parse(request.get_data(cache=False))

@@ -69,7 +69,8 @@ class Worker:
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()
         self.wake.set()
-        self.thread.join(timeout)
+        if self.thread.ident is not None:  # started
+            self.thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():

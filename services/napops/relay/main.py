@@ -31,9 +31,8 @@ def setup(ctx: sidecar.Context) -> None:
     ctx.ready_checks["state_dir"] = writable_dir(section["state_dir"])
     ctx.ready_checks["outbox"] = lambda: _outbox_readable(outbox)
     ctx.ready_checks["channels"] = lambda: _has_channels(relay)
-    relay.start()
+    ctx.on_start.append(relay.start)
     ctx.on_shutdown += [relay.stop, outbox.close]
-    ctx.app.extensions["napops_relay"] = relay  # lets in-process tests reach the relay
 
 
 def _outbox_readable(outbox: Outbox) -> None:

@@ -175,7 +175,8 @@ class Relay:
         self._stop.set()
         for worker in self.workers.values():
             worker.stop()
-        self._ticker.join(5)
+        if self._ticker.ident is not None:  # started
+            self._ticker.join(5)
         for name, channel in self.channels.items():
             if not self.workers[name].thread.is_alive():  # a stuck worker may still use it
                 channel.close()

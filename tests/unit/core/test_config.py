@@ -69,8 +69,8 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_unknown_top_level_key_is_rejected(tmp_path: Path) -> None:
     assert problems_of(tmp_path, "demo: {url: http://x}\nlisten_port: 1\n") == [
-        "At 'listen_port': unknown key (known keys: audit, demo, docker, listen, log_level, "
-        "max_body_bytes)"
+        "At 'listen_port': unknown key (known keys: api, audit, demo, docker, listen, log_level, "
+        "max_body_bytes, shutdown_grace_seconds, state_dir, timezone)"
     ]
 
 

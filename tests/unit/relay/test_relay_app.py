@@ -27,9 +27,7 @@ def ctx(tmp_path):
     }
     config = configmod.load(configmod.common_schema("relay", SECTION), None, environ=env)
     c = sidecar.build("relay", SECTION, config, relay_main.setup)
-    relay = c.app.extensions["napops_relay"]
-    relay.stop()  # no delivery threads: this tests acceptance only
-    yield c
+    yield c  # not started: no delivery threads, this tests acceptance only
     for hook in c.on_shutdown:
         hook()
 
@@ -97,8 +95,7 @@ def test_relay_notices_are_written_to_the_audit_trail(tmp_path):
     }
     config = configmod.load(configmod.common_schema("relay", SECTION), None, environ=env)
     c = sidecar.build("relay", SECTION, config, relay_main.setup)
-    relay = c.app.extensions["napops_relay"]
-    relay.stop()
+    relay = c.on_start[0].__self__  # the Relay whose start() is the on_start hook
     relay.notify("monitoring pipeline down", "text", "critical", "firing")
     for hook in c.on_shutdown:
         hook()
