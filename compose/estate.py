@@ -220,6 +220,8 @@ class Host:
     networks: tuple[str, ...] = ()
     internal_networks: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    address: str = ""  # the LAN address, for people and runbooks only
+    data_roots: tuple[str, ...] = ()  # where the estate keeps its data on the host
 
     @property
     def addresses(self) -> set[str]:
@@ -228,7 +230,15 @@ class Host:
         return {self.name} | ({hostname} if hostname else set())
 
 
-HOST_KEYS = {"docker_host", "stacks", "networks", "internal_networks", "env"}
+HOST_KEYS = {
+    "docker_host",
+    "stacks",
+    "networks",
+    "internal_networks",
+    "env",
+    "address",
+    "data_roots",
+}
 
 
 def _hosts_of(env: str, spec: Any, path: str) -> tuple[dict[str, Host], list[str]]:
@@ -246,7 +256,7 @@ def _hosts_of(env: str, spec: Any, path: str) -> tuple[dict[str, Host], list[str
             problems.append(f"At '{at}': unknown keys {unknown} (known: {sorted(HOST_KEYS)})")
         if not isinstance(host.get("docker_host"), str) or not host["docker_host"]:
             problems.append(f"At '{at}.docker_host': required, a DOCKER_HOST URL")
-        for key in ("stacks", "networks", "internal_networks"):
+        for key in ("stacks", "networks", "internal_networks", "data_roots"):
             value = host.get(key, [])
             if not isinstance(value, list) or (key == "stacks" and not value):
                 what = "a non-empty list of stacks" if key == "stacks" else "a list"
@@ -264,6 +274,8 @@ def _hosts_of(env: str, spec: Any, path: str) -> tuple[dict[str, Host], list[str
             networks=tuple(host.get("networks") or ()),
             internal_networks=tuple(host.get("internal_networks") or ()),
             env={k: str(v) for k, v in variables.items()},
+            address=str(host.get("address") or ""),
+            data_roots=tuple(host.get("data_roots") or ()),
         )
     return hosts, problems
 
@@ -280,11 +292,21 @@ class Selection:
     project: str | None = None  # --project-name (None: the stack file's own `name:`)
     host: str | None = None  # a host of compose/hosts.yml whose `env` applies
     local: bool = False  # the local stack: local images, socket group, LOCAL_VARIABLES
+    # variables set for this run only, winning over everything else (a test's own image or
+    # environment name); (name, value) pairs so that a selection stays hashable
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def stack(cls, env: str, stack: str, host: str | None = None) -> Selection:
+    def stack(
+        cls,
+        env: str,
+        stack: str,
+        host: str | None = None,
+        overrides: Mapping[str, str] | None = None,
+    ) -> Selection:
         """One stack as ``host`` (or no host in particular) runs it."""
-        return cls(env=env, stacks=(stack,), host=host)
+        pairs = tuple(sorted((overrides or {}).items()))
+        return cls(env=env, stacks=(stack,), host=host, overrides=pairs)
 
     @classmethod
     def local_stack(
@@ -305,7 +327,7 @@ class Selection:
 
     def alone(self, stack: str) -> Selection:
         """The same selection with only ``stack``."""
-        return Selection(self.env, (stack,), self.project, self.host, self.local)
+        return Selection(self.env, (stack,), self.project, self.host, self.local, self.overrides)
 
 
 class Estate:
@@ -405,8 +427,8 @@ class Estate:
     ) -> dict[str, str]:
         """The process environment for `docker compose` on ``sel``: CLEAN_VARIABLES from
         ``environ`` (the process environment by default), NAPOPS_ENV (the selection's
-        environment), the host's `env`, and for the local stack the socket group and
-        LOCAL_VARIABLES."""
+        environment), the host's `env`, for the local stack the socket group and
+        LOCAL_VARIABLES, and last the selection's own ``overrides``."""
         environ = os.environ if environ is None else environ
         found = {k: environ[k] for k in CLEAN_VARIABLES if k in environ}
         found["NAPOPS_ENV"] = sel.env  # the selection's, whatever the shell or env file says
@@ -417,6 +439,7 @@ class Estate:
             if gid is not None:
                 found["DOCKER_SOCKET_GID"] = str(gid)
             found.update({k: environ[k] for k in LOCAL_VARIABLES if k in environ})
+        found.update(sel.overrides)
         return found
 
     # running Compose
