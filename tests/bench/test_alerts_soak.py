@@ -43,7 +43,7 @@ sys.path.insert(0, str(HERE.parent / "monitoring"))
 
 from am_harness import MailSink  # noqa: E402
 from monitoring_files import ALERTMANAGER, PROMETHEUS, load_yaml  # noqa: E402
-from relay_fakes import TOKEN, RelayProcess, RocketChatReceiver, SmtpServer, base_config  # noqa: E402
+from support.relay import TOKEN, RelayProcess, RocketChatReceiver, SmtpServer, base_config  # noqa: E402
 
 from helpers import (  # noqa: E402
     LoopbackServer,

@@ -251,10 +251,10 @@ def test_prod_data_folders_lie_under_the_data_roots_of_their_host() -> None:
     from estate_model import placement
 
     problems = []
-    for host, spec in placement()["prod"]["hosts"].items():
-        roots = spec.get("data_roots") or []
-        for stack in spec["stacks"]:
-            for key, vol in (render(stack, "prod").get("volumes") or {}).items():
+    for host, spec in placement()["prod"].items():
+        roots = spec.data_roots
+        for stack in spec.stacks:
+            for key, vol in (render(stack, "prod", host).get("volumes") or {}).items():
                 device = ((vol or {}).get("driver_opts") or {}).get("device")
                 if device and not any(device.startswith(root.rstrip("/") + "/") for root in roots):
                     problems.append(

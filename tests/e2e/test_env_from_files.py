@@ -23,12 +23,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from estate import Estate, Selection
 
 from helpers import ROOT, missing, require_docker, wait_for
 
 pytestmark = pytest.mark.e2e
 
 COMPOSE = ROOT / "compose"
+ESTATE = Estate(COMPOSE)
 WRAPPER = COMPOSE / "config" / "common" / "env-from-files.sh"
 BASE = "napops-local/debian:bookworm"
 PREFIX = "estate-fidelity-env-from-files"
@@ -288,26 +290,13 @@ def test_the_backend_of_the_apps_stack_reads_its_secrets_through_the_wrapper(
     image = f"{PREFIX}-backend"
     built = docker("build", "--network", "none", "-t", f"{image}:test", str(context), timeout=300)
     assert built.returncode == 0, built.stderr
-    args = [
-        "-f",
-        str(COMPOSE / "stacks" / "apps.yml"),
-        "-f",
-        str(COMPOSE / "env" / "dev" / "apps.yml"),
-    ]
-    args += ["--env-file", str(COMPOSE / "env" / "dev" / "apps.env")]
-    # only what the CLI needs, and what this run sets (as tests/compose/compose_render.py does)
-    keep = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT")
-    shell = {k: v for k, v in os.environ.items() if k in keep}
-    shell |= {"NAPOPS_ENV": env, "BACKEND_IMAGE": image, "BACKEND_VERSION": "test"}
+    # the dev files of the apps stack, as the estate tool runs them, with this run's own
+    # environment name (its networks and secrets), image and version
+    overrides = {"NAPOPS_ENV": env, "BACKEND_IMAGE": image, "BACKEND_VERSION": "test"}
+    selection = Selection.stack("dev", "apps", overrides=overrides)
 
     def compose(*more: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["docker", "compose", *args, *more],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=shell,
-        )
+        return ESTATE.run(selection, *more, timeout=300)
 
     try:
         up = compose("up", "-d", "--no-deps", "backend")

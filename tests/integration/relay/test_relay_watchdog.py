@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 import yaml
-from relay_fakes import TOKEN, RelayProcess, base_config, webhook
+from support.relay import TOKEN, RelayProcess, base_config, webhook
 
 from helpers import ROOT, free_port, require_tool, serving, wait_for
 from napops.relay.schema import SECTION
