@@ -1,0 +1,40 @@
+"""Workloads of the running containers of one Docker Engine.
+
+One list call and one inspect per container, plus one image inspect per distinct image (for
+the image's own user), so a full audit of N containers costs N + images + 1 API calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.dockerhost import DockerError, Engine
+from .workload import Workload, from_inspect
+
+
+def workloads(engine: Engine, label_filter: dict[str, str | None] | None = None) -> list[Workload]:
+    """Every running container (matching ``label_filter``) as a Workload. Raises DockerError."""
+    containers = engine.containers(labels=label_filter)
+    image_users: dict[str, str | None] = {}
+    out = []
+    for c in containers:
+        attrs: dict[str, Any] = c.attrs  # the list call returns summaries: inspect each
+        try:
+            attrs = engine.api.inspect_container(c.id)
+        except Exception as exc:  # noqa: BLE001 - gone between list and inspect
+            if "No such container" in str(exc):
+                continue
+            raise DockerError(f"inspect {c.name}: {exc}") from None
+        image_id = attrs.get("Image", "")
+        if image_id not in image_users:
+            image_users[image_id] = _image_user(engine, image_id)
+        out.append(from_inspect(attrs, image_users[image_id]))
+    return out
+
+
+def _image_user(engine: Engine, image_id: str) -> str | None:
+    try:
+        info = engine.api.inspect_image(image_id)
+    except Exception:  # noqa: BLE001 - an image removed since: its user is unknown
+        return None
+    return str((info.get("Config") or {}).get("User") or "")
