@@ -21,13 +21,20 @@ $(VENV)/.installed: services/pyproject.toml
 
 venv: $(VENV)/.installed ## create the virtualenv with napops and its test tools
 
-test: venv images validate ## static checks (make validate), then the whole test suite; does its own set-up
+# `make validate` runs its static test files through pytest; `make test` runs every suite once,
+# in its own pytest run, so its validate step leaves them to that run (IN_TEST=1).
+VALIDATE_PYTEST = $(if $(IN_TEST),@echo "  (run by make test's pytest run:)",$(PY) -m pytest -q -p no:cacheprovider)
+
+test: venv images ## static checks (make validate), then the whole test suite once; does its own set-up
+	$(MAKE) --no-print-directory validate IN_TEST=1
 	$(PY) -m pytest tests --ignore=tests/bench $(PYTEST_ARGS)
 
+# compose/estate.py and the Python scripts under compose/bin are linted with the services.
+LINT_COMPOSE := compose/estate.py compose/bin/estate compose/bin/secrets-gen
 lint: venv ## ruff (check and format) and mypy
-	$(VENV)/bin/ruff check services tests
-	$(VENV)/bin/ruff format --check services tests
-	$(VENV)/bin/mypy services/napops
+	$(VENV)/bin/ruff check services tests $(LINT_COMPOSE)
+	$(VENV)/bin/ruff format --check services tests $(LINT_COMPOSE)
+	$(VENV)/bin/mypy services/napops compose/estate.py
 
 bench: venv images ## benchmarks; results go to docs/benchmarks.md
 	$(PY) -m pytest tests/bench -s -p no:cacheprovider $(PYTEST_ARGS)

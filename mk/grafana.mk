@@ -8,4 +8,4 @@ GRAFANA_JSON := $(wildcard grafana/dashboards/*.json)
 validate-grafana: venv ## dashboards, datasources, Loki and Alloy configs (static)
 	yamllint -s -d '{extends: relaxed, rules: {line-length: {max: 100}}}' grafana loki
 	@for f in $(GRAFANA_JSON); do $(PY) -m json.tool "$$f" >/dev/null || { echo "invalid JSON: $$f"; exit 1; }; done
-	$(PY) -m pytest -q -p no:cacheprovider -m "not integration" tests/grafana tests/logs
+	$(VALIDATE_PYTEST) -m "not integration" tests/grafana tests/logs

@@ -19,4 +19,4 @@ validate-monitoring: venv ## promtool check config/rules + rule tests, blackbox 
 	cd prometheus && $(PROMTOOL) test rules tests/*.test.yml
 	$(BLACKBOX) --config.check --config.file=prometheus/blackbox/blackbox.yml
 	$(AMTOOL) check-config alertmanager/alertmanager.yml
-	$(PY) -m pytest -q -p no:cacheprovider tests/monitoring/test_am_routes.py::test_route
+	$(VALIDATE_PYTEST) tests/monitoring/test_am_routes.py::test_route

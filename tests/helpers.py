@@ -1,4 +1,5 @@
-"""Helpers for tests: tool requirements, polling with a deadline, free ports."""
+"""Helpers for tests: tool requirements, polling with a deadline, free ports. What tests run
+besides the code under test (processes, Prometheus, Alertmanager, stand-ins) is tests/support."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import pytest
 
@@ -80,25 +80,26 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last!r}")
 
 
-@contextmanager
-def serving(argv: list[str], ready_url: str, what: str, stop_timeout: float = 20) -> Iterator[str]:
-    """Run a server process until the block ends; yields ``ready_url`` once it answers 200."""
-    import urllib.request
+def holds_for(
+    predicate: Callable[[], object], seconds: float, interval: float = 0.1, what: str = "condition"
+) -> None:
+    """Check that ``predicate`` stays true for ``seconds``: polled every ``interval``, failing
+    the moment it is false (an absence check: "nothing more arrives"). The bound is the time
+    in which the thing checked would have happened if it were going to."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert predicate(), f"{what} stopped holding before {seconds}s were up"
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(interval)
 
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(
-            lambda: urllib.request.urlopen(ready_url, timeout=2).status == 200,
-            what=f"{what} ready",
-        )
-        yield ready_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=stop_timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+
+def serving(argv: list[str], ready_url: str, what: str, stop_timeout: float = 20) -> Any:
+    """Run a server process until the block ends; yields ``ready_url`` once it answers 200.
+    The runner is support.process.serving (re-exported here for the tests that use it)."""
+    from support.process import serving as run
+
+    return run(argv, ready_url, what, stop_timeout=stop_timeout)
 
 
 class LoopbackServer:

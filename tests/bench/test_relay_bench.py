@@ -10,18 +10,13 @@ delivered per second per channel.
 from __future__ import annotations
 
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration" / "relay"))
-sys.path.insert(0, str(HERE.parent / "e2e" / "relay"))
-
-from relay_fakes import (  # noqa: E402
+from support.alerting import Stack, Target
+from support.relay import (
     TOKEN,
     RelayProcess,
     RocketChatReceiver,
@@ -29,9 +24,8 @@ from relay_fakes import (  # noqa: E402
     base_config,
     webhook,
 )
-from relay_stack import Stack, Target  # noqa: E402
 
-from helpers import machine_line, record_benchmark, wait_for  # noqa: E402
+from helpers import machine_line, record_benchmark, wait_for
 
 pytestmark = pytest.mark.bench
 

@@ -1,74 +1,35 @@
-"""Render the estate's Compose files the way operators do, for the tests in this folder.
+"""The estate's Compose files as the estate tool renders them, for the tests in this folder.
 
-Every stack is rendered with ``docker compose config --format json`` from the committed files
-only: base stack, the environment's overlay and env file. The process environment is reduced to
-what the Docker CLI needs, so a variable exported in the developer's shell cannot hide a missing
-one in an env file.
+Nothing here builds Compose arguments or an environment: compose/estate.py does, for these
+tests exactly as for `make validate`, `make up` and `make secrets` (committed files only: base
+stack, the environment's overlay and env file, in the tool's clean environment). What stays
+here is what only tests need: the lists as constants and reading env files.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from helpers import ROOT
+from estate import COMPOSE_DIR, Estate, Selection
 
-COMPOSE = ROOT / "compose"
-STACKS = sorted(p.stem for p in (COMPOSE / "stacks").glob("*.yml"))
-ENVS = sorted(p.name for p in (COMPOSE / "env").iterdir() if p.is_dir())
+COMPOSE = COMPOSE_DIR
+ESTATE = Estate()  # renders are cached per selection for the whole test run
+STACKS = ESTATE.stacks()
+ENVS = ESTATE.envs()
 
 # `$$` is Compose's escape for a literal `$`; only unescaped references are variables.
 VAR_REF = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
 
 
-def clean_env() -> dict[str, str]:
-    """The environment for `docker compose`: only what the CLI needs to find the engine."""
-    keep = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT")
-    return {k: v for k, v in os.environ.items() if k in keep}
-
-
-def compose_args(stack: str, env: str, compose_dir: Path = COMPOSE) -> list[str]:
-    """Arguments after `docker compose` that select one stack of one environment."""
-    args = ["-f", str(compose_dir / "stacks" / f"{stack}.yml")]
-    overlay = compose_dir / "env" / env / f"{stack}.yml"
-    if overlay.is_file():
-        args += ["-f", str(overlay)]
-    env_file = compose_dir / "env" / env / f"{stack}.env"
-    if env_file.is_file():
-        args += ["--env-file", str(env_file)]
-    return args
-
-
-def run_config(
-    args: list[str], *extra: str, shell: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """`docker compose <args> config <extra>`; never starts anything. ``shell``: variables set
-    in the shell, which win over the env file (as a host's `env` in compose/hosts.yml)."""
-    return subprocess.run(
-        ["docker", "compose", *args, "config", *extra],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**clean_env(), **(shell or {})},
-    )
-
-
-@functools.cache
-def render(stack: str, env: str, shell: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
-    """The rendered model of ``stack`` in ``env``; raises AssertionError with Compose's error.
-
-    ``shell`` holds (name, value) pairs set in the shell for the run (a tuple, so the result
-    can be cached).
-    """
-    proc = run_config(compose_args(stack, env), "--format", "json", shell=dict(shell))
-    if proc.returncode != 0:
-        raise AssertionError(f"{stack} ({env}) does not render:\n{proc.stderr}")
-    return json.loads(proc.stdout)
+def render(stack: str, env: str, host: str | None = None) -> dict[str, Any]:
+    """The rendered model of ``stack`` in ``env`` (as ``host`` of compose/hosts.yml runs it,
+    with its `env`, when given); raises AssertionError with Compose's error."""
+    try:
+        return ESTATE.render(Selection.stack(env, stack, host))
+    except Exception as exc:  # EstateError: its message is Compose's
+        raise AssertionError(str(exc)) from None
 
 
 def read_env_file(path: Path) -> dict[str, str]:

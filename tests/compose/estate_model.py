@@ -1,9 +1,9 @@
 """The estate as its containers see it: per environment, which services run on which host, the
 networks they share there, the ports they listen on and the ports each host publishes.
 
-Built from compose/hosts.yml and the stacks rendered per host (compose_render.render, with the
-host's `env` set in the shell as its run sets it). ``Estate.reach`` answers "can this container
-open name:port?" the way Docker networking decides it:
+Built from compose/hosts.yml and the stacks rendered per host, both as the estate tool
+(compose/estate.py) reads and renders them: each stack with its host's `env`. ``Estate.reach``
+answers "can this container open name:port?" the way Docker networking decides it:
 
 - ``name`` is a service (or network alias) on a network the container joins, ON THE SAME HOST,
   and the service listens on ``port`` (`expose`, `ports` or IMAGE_PORTS);
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-from compose_render import COMPOSE, render
+from compose_render import COMPOSE, ESTATE, render
+from estate import Host as Placed
 
 EDGE_TEMPLATES = COMPOSE / "config" / "edge" / "templates"
 # `http://${OPS_HOST}:${GRAFANA_PORT}` in a site template: the port's variable
@@ -53,9 +53,9 @@ class Unreachable(Exception):
     """The address does not answer from where it is opened; the message says why."""
 
 
-def placement() -> dict[str, Any]:
-    """compose/hosts.yml: environment -> {hosts: {name: {docker_host, stacks, networks, ...}}}."""
-    return yaml.safe_load((COMPOSE / "hosts.yml").read_text("utf-8"))["environments"]
+def placement() -> dict[str, dict[str, Placed]]:
+    """compose/hosts.yml as the estate tool reads it: environment -> host name -> Host."""
+    return ESTATE.placement
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -225,16 +225,10 @@ def build(env: str) -> Estate:
     """The estate of ``env`` as compose/hosts.yml places it (cached: treat it as read-only,
     copy it before changing it)."""
     hosts: dict[str, Host] = {}
-    for key, spec in placement()[env]["hosts"].items():
-        shell = tuple(sorted((k, str(v)) for k, v in (spec.get("env") or {}).items()))
-        hostname = urlsplit(spec["docker_host"]).hostname
-        host = Host(
-            name=key,
-            addresses={key} | ({hostname} if hostname else set()),
-            internal=set(spec.get("internal_networks", [])),
-        )
-        for stack in spec["stacks"]:
-            model = render(stack, env, shell)
+    for key, spec in placement()[env].items():
+        host = Host(name=key, addresses=spec.addresses, internal=set(spec.internal_networks))
+        for stack in spec.stacks:
+            model = render(stack, env, key)
             nets = model.get("networks", {})
             host.internal |= {net["name"] for net in nets.values() if net.get("internal")}
             for name, svc in model["services"].items():

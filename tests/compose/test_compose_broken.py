@@ -3,18 +3,21 @@
 This is the estate side of `make up` refusing to start anything: each case works on a copy of
 compose/ in a temporary folder (the real files are never touched) and breaks one stack in one
 way: a YAML syntax error, an unknown key, a required variable missing from the env file. The
-same copy is then given to compose/bin/stack-validate, the check `make up` runs first.
+copy is rendered by the estate tool of the copy (compose/estate.py, as `make validate` does),
+then given to compose/bin/stack-validate, the check `make up` runs first.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from compose_render import COMPOSE, clean_env, compose_args, run_config
+from compose_render import COMPOSE
+from estate import CLEAN_VARIABLES, Estate, Selection
 
 from helpers import require_docker
 
@@ -55,7 +58,7 @@ CASES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
 def test_the_unbroken_copy_renders(tmp_path: Path) -> None:
     require_docker()
     compose = copy_compose(tmp_path)
-    proc = run_config(compose_args(STACK, ENV, compose), "-q")
+    proc = Estate(compose).run(Selection.stack(ENV, STACK), "config", "-q")
     assert proc.returncode == 0, proc.stderr
 
 
@@ -65,7 +68,7 @@ def test_compose_config_refuses_a_broken_stack(tmp_path: Path, case: str) -> Non
     compose = copy_compose(tmp_path)
     breaker, expected = CASES[case]
     breaker(compose)
-    proc = run_config(compose_args(STACK, ENV, compose), "-q")
+    proc = Estate(compose).run(Selection.stack(ENV, STACK), "config", "-q")
     assert proc.returncode != 0, f"{case}: docker compose config accepted the broken file"
     for text in expected:
         assert text.lower() in proc.stderr.lower(), f"{case}: {text!r} not in {proc.stderr!r}"
@@ -82,7 +85,7 @@ def test_make_up_check_refuses_a_broken_stack(tmp_path: Path, case: str) -> None
     breaker, expected = CASES[case]
     breaker(compose)
     env = {
-        **clean_env(),
+        **{k: v for k, v in os.environ.items() if k in CLEAN_VARIABLES},
         "ENV": ENV,
         "NAPOPS_STACKS": STACK,
         "NAPOPS_PROJECT": "napops-compose-test-broken",

@@ -27,13 +27,13 @@ def test_every_environment_is_placed() -> None:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_stack_runs_where_it_should(env: str) -> None:
-    hosts = placement()[env]["hosts"]
+    hosts = placement()[env]
     for name, host in hosts.items():
-        assert DOCKER_HOST_URL.match(host["docker_host"]), f"{env}/{name}: bad docker_host"
-        unknown = set(host["stacks"]) - set(STACKS)
+        assert DOCKER_HOST_URL.match(host.docker_host), f"{env}/{name}: bad docker_host"
+        unknown = set(host.stacks) - set(STACKS)
         assert not unknown, f"{env}/{name}: no such stacks {sorted(unknown)}"
     for stack in STACKS:
-        on = [name for name, host in hosts.items() if stack in host["stacks"]]
+        on = [name for name, host in hosts.items() if stack in host.stacks]
         expected = len(hosts) if stack in EVERY_HOST else 1
         assert len(on) == expected, f"{env}: {stack} runs on {on or 'no host'}"
 
@@ -41,20 +41,20 @@ def test_every_stack_runs_where_it_should(env: str) -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_hosts_list_the_external_networks_their_stacks_use(env: str) -> None:
     require_docker()
-    for name, host in placement()[env]["hosts"].items():
+    for name, host in placement()[env].items():
         used = {
             net["name"]
-            for stack in host["stacks"]
-            for net in render(stack, env).get("networks", {}).values()
+            for stack in host.stacks
+            for net in render(stack, env, name).get("networks", {}).values()
             if net.get("external")
         }
-        listed = set(host["networks"]) | set(host.get("internal_networks", []))
+        listed = set(host.networks) | set(host.internal_networks)
         assert used == listed, f"{env}/{name}: stacks use {sorted(used)}"
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_host_variables_are_documented(env: str) -> None:
     documented = (COMPOSE / "env" / env / ".env.example").read_text("utf-8")
-    for name, host in placement()[env]["hosts"].items():
-        for var in host.get("env") or {}:
+    for name, host in placement()[env].items():
+        for var in host.env:
             assert re.search(rf"^#?\s*{var}=", documented, re.M), f"{env}/{name}: {var}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.server
 import json
 import ssl
-import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import yaml
+from support.process import running
 from tlscert import self_signed
 
 from helpers import free_port, require_tool, wait_for
@@ -61,22 +61,6 @@ def https_server(directory: Path) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@contextmanager
-def process(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``argv`` until the block ends; its output goes to ``log`` for post-mortems."""
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _get_json(url: str) -> dict[str, object]:
@@ -175,7 +159,7 @@ def running_stack(work: Path) -> Iterator[str]:
             ],
         }
         for name, argv in argvs.items():
-            stack.enter_context(process(argv, work / f"{name}.log"))
+            stack.enter_context(running(argv, work / f"{name}.log", what=name))
         base = f"http://127.0.0.1:{ports['prom']}"
         wait_for(
             lambda: MUST_SEE <= metric_names_in(base),

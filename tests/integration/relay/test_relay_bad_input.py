@@ -6,7 +6,7 @@ import json
 import sqlite3
 
 import pytest
-from relay_fakes import TOKEN, RelayProcess, base_config, fixture_payload
+from support.relay import TOKEN, RelayProcess, base_config, fixture_payload
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from relay_fakes import base_config
+from support.relay import base_config
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from relay_fakes import (
+from support.relay import (
     RelayProcess,
     RocketChatReceiver,
     SmtpServer,

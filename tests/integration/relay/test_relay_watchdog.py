@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from relay_fakes import RelayProcess, base_config, webhook
+from support.relay import RelayProcess, base_config, webhook
 
 from helpers import wait_for
 

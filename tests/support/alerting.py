@@ -10,7 +10,6 @@ the global evaluation interval from the project's prometheus.yml (rule groups ke
 
 from __future__ import annotations
 
-import subprocess
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import yaml
 
-from helpers import ROOT, LoopbackServer, free_port, require_tool, wait_for
+from helpers import ROOT, LoopbackServer, free_port
+from support.monitoring import alertmanager, prometheus
+from support.process import Server
 
 PROM_DIR, AM_DIR = ROOT / "prometheus", ROOT / "alertmanager"
 
@@ -98,7 +99,7 @@ class Stack:
     def __init__(self, directory: Path, relay_url: str, token: str, target: Target):
         self.dir, self.relay_url, self.target = directory, relay_url, target
         self.prom_port, self.am_port = free_port(), free_port()
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.procs: list[Server] = []
         self.token_file = directory / "relay_token"
         self.token_file.write_text(token + "\n")
         rules = sorted((PROM_DIR / "rules").glob("*.yml"))
@@ -136,46 +137,16 @@ class Stack:
         return prom_path, am_path
 
     def start(self) -> Stack:
-        prom_bin, am_bin = require_tool("prometheus"), require_tool("prometheus-alertmanager")
         prom_path, am_path = self.write_configs()
-        log = open(self.dir / "stack.log", "ab")  # noqa: SIM115 - closed with the processes
-        self.procs.append(
-            subprocess.Popen(
-                [
-                    am_bin,
-                    f"--config.file={am_path}",
-                    f"--storage.path={self.dir / 'am-data'}",
-                    f"--web.listen-address=127.0.0.1:{self.am_port}",
-                    "--cluster.listen-address=",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        self.procs.append(
-            subprocess.Popen(
-                [
-                    prom_bin,
-                    f"--config.file={prom_path}",
-                    f"--storage.tsdb.path={self.dir / 'prom-data'}",
-                    f"--web.listen-address=127.0.0.1:{self.prom_port}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        wait_for(
-            lambda: self._ready(self.am_port) and self._ready(self.prom_port),
-            timeout=30,
-            what="Prometheus and Alertmanager ready",
-        )
-        return self
-
-    def _ready(self, port: int) -> bool:
+        self.procs = [
+            alertmanager(am_path, self.dir, self.am_port),
+            prometheus(prom_path, self.dir, self.prom_port),
+        ]
         for proc in self.procs:
-            if proc.poll() is not None:
-                raise AssertionError((self.dir / "stack.log").read_text()[-3000:])
-        return requests.get(f"http://127.0.0.1:{port}/-/ready", timeout=2).status_code == 200
+            proc.start()
+        for proc in self.procs:
+            proc.wait_ready_http()
+        return self
 
     def target_up(self) -> float | None:
         resp = requests.get(
@@ -188,11 +159,5 @@ class Stack:
 
     def stop(self) -> None:
         for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            proc.stop(timeout=15)
         self.procs.clear()

@@ -3,7 +3,7 @@
 - :class:`RelayProcess`: ``napops-relay`` as a subprocess with a config written for the test.
 - :func:`base_config`: fast retries and short windows; tests override what they exercise.
 - :func:`webhook`, :func:`fixture_payload`: Alertmanager v4 bodies.
-The SMTP server and Rocket.Chat receiver live in relay_smtp_fake.py and relay_chat_fake.py.
+The SMTP server and Rocket.Chat receiver live in support/smtp.py and support/rocketchat.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import copy
 import json
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,11 @@ from typing import Any
 import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from relay_chat_fake import RocketChatReceiver
-from relay_smtp_fake import SmtpServer
 
-from helpers import FIXTURES, free_port, wait_for
+from helpers import FIXTURES, free_port
+from support.process import Process
+from support.rocketchat import RocketChatReceiver
+from support.smtp import SmtpServer
 
 __all__ = [
     "TOKEN",
@@ -65,14 +65,17 @@ def base_config(
 
 
 class RelayProcess:
-    """``napops-relay`` as a subprocess on a free port, with ``config`` written to a file."""
+    """``napops-relay`` as a subprocess on a free port, with ``config`` written to a file; its
+    output goes to ``log`` (kept across restarts) and into every failure message."""
 
     def __init__(self, directory: Path, config: dict[str, Any]):
         self.directory, self.config = directory, copy.deepcopy(config)
         self.port = free_port()
         self.path = directory / "relay.yml"
         self.log = directory / "relay.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        exe = str(Path(sys.executable).parent / "napops-relay")
+        env = {**os.environ, "NAPOPS__LISTEN__PORT": str(self.port)}
+        self.process = Process([exe, "--config", str(self.path)], self.log, "relay", env=env)
 
     @property
     def url(self) -> str:
@@ -80,27 +83,16 @@ class RelayProcess:
 
     def start(self, wait: bool = True) -> RelayProcess:
         self.path.write_text(yaml.safe_dump(self.config, allow_unicode=True), encoding="utf-8")
-        env = {**os.environ, "NAPOPS__LISTEN__PORT": str(self.port)}
-        exe = str(Path(sys.executable).parent / "napops-relay")
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [exe, "--config", str(self.path)], stdout=out, stderr=subprocess.STDOUT, env=env
-            )
+        self.process.start()
         if wait:
-            wait_for(self._healthy, timeout=20, what="relay /healthz")
+            self.process.wait_ready(self._healthy, timeout=20, what="relay /healthz")
         return self
 
     def _healthy(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"relay exited {self.proc.returncode}: {self.log.read_text()}")
         return requests.get(self.url + "/healthz", timeout=2).status_code == 200
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=20)
-        self.proc = None
+        self.process.kill(sig)
 
     def post(
         self,

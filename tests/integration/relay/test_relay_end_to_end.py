@@ -8,8 +8,8 @@ and a Rocket.Chat webhook receiver. No Docker needed.
 from __future__ import annotations
 
 import pytest
-from relay_fakes import TOKEN, RelayProcess, RocketChatReceiver, SmtpServer, base_config
-from relay_stack import Stack, Target
+from support.alerting import Stack, Target
+from support.relay import TOKEN, RelayProcess, RocketChatReceiver, SmtpServer, base_config
 
 from helpers import wait_for
 
