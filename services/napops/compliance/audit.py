@@ -17,6 +17,7 @@ RESULTS = ("pass", "fail", "waived", "n/a")
 class Finding:
     check: str
     cis: str
+    env: str
     stack: str
     service: str
     container: str
@@ -55,6 +56,7 @@ def audit(
                 Finding(
                     check.id,
                     check.cis,
+                    w.env,
                     w.stack,
                     w.name,
                     w.container,

@@ -216,14 +216,23 @@ def entropy(value: str) -> float:
     return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
 
 
+TOKEN_LIKE = re.compile(r"^[A-Za-z0-9+/=_\-.]{20,}$")
+URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:\s]*:[^/@\s]+@", re.I)
+
+
 def secret_like(name: str, value: str, min_entropy: float = 4.0) -> bool:
-    """A variable that holds a secret by its name (and a literal value) or by its value's
-    randomness. Pointers to secrets (``*_FILE``, paths, empty values) are fine."""
+    """A variable that holds a secret: by its name (with a literal value), by a password inside
+    a URL, or by a token-like random value. Pointers to secrets (``*_FILE``, paths, empty
+    values) and URLs without credentials are fine."""
     if not value or name.upper().endswith("_FILE") or value.startswith("/"):
+        return False
+    if URL_PASSWORD.match(value):
+        return True
+    if "://" in value:
         return False
     if SECRET_NAME.search(name):
         return True
-    return len(value) >= 20 and " " not in value and entropy(value) >= min_entropy
+    return bool(TOKEN_LIKE.match(value)) and entropy(value) >= min_entropy
 
 
 def _env_secrets(w: Workload, p: dict[str, Any]) -> Verdict:

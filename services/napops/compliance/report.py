@@ -14,16 +14,18 @@ _ORDER = {"fail": 0, "waived": 1, "pass": 2, "n/a": 3}
 def table(findings: Iterable[Finding], show_pass: bool = False) -> str:
     rows = [
         f
-        for f in sorted(findings, key=lambda f: (_ORDER[f.result], f.stack, f.service, f.check))
+        for f in sorted(
+            findings, key=lambda f: (_ORDER[f.result], f.env, f.stack, f.service, f.check)
+        )
         if show_pass or f.result in ("fail", "waived")
     ]
-    head = ("RESULT", "CHECK", "CIS", "STACK/SERVICE", "REASON / WAIVER")
+    head = ("RESULT", "CHECK", "CIS", "[ENV/]STACK/SERVICE", "REASON / WAIVER")
     lines = [
         (
             f.result.upper(),
             f.check,
             f.cis or "-",
-            f"{f.stack}/{f.service}",
+            "/".join(x for x in (f.env, f.stack, f.service) if x),
             f.reason
             if f.result == "fail"
             else f"{f.waiver} (until {f.waiver_expires})"

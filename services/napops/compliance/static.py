@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,32 +36,35 @@ def estate_module(directory: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise StaticError(f"cannot load {directory / 'estate.py'}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
-def from_model(model: dict[str, Any], stack: str) -> list[Workload]:
+def from_model(model: dict[str, Any], stack: str, env: str = "") -> list[Workload]:
     """The services of one rendered model (``docker compose config --format json``)."""
-    return [
-        from_compose(name, svc, stack)
-        for name, svc in sorted((model.get("services") or {}).items())
-    ]
+    services = sorted((model.get("services") or {}).items())
+    return [from_compose(name, svc, stack, env) for name, svc in services]
 
 
 def workloads(
     directory: Path, envs: list[str] | None = None, stacks: list[str] | None = None
 ) -> dict[str, list[Workload]]:
-    """Env -> every service of every stack of that env, rendered. Raises StaticError."""
+    """Env -> every service of every stack as each host of compose/hosts.yml runs it (with
+    the host's ``env``), rendered by the estate tool. Raises StaticError."""
     tool = estate_module(directory)
     estate = tool.Estate(directory)
     out: dict[str, list[Workload]] = {}
-    for env in envs or estate.envs():
-        found: list[Workload] = []
-        for stack in stacks or estate.stacks():
-            try:
-                model = estate.render(tool.Selection.stack(env, stack))
-            except Exception as exc:  # noqa: BLE001 - the tool's own error says why
-                raise StaticError(f"{stack} ({env}) does not render: {exc}") from None
-            found += from_model(model, stack)
-        out[env] = found
+    try:
+        for env in envs or estate.envs():
+            found: list[Workload] = []
+            for host in estate.hosts(env).values():
+                for stack in host.stacks:
+                    if stacks and stack not in stacks:
+                        continue
+                    model = estate.render(tool.Selection.stack(env, stack, host.name))
+                    found += from_model(model, stack, env)
+            out[env] = found
+    except Exception as exc:  # noqa: BLE001 - the estate tool's own error says what and where
+        raise StaticError(f"the Compose files do not render: {exc}") from None
     return out

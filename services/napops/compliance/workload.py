@@ -38,6 +38,7 @@ class Workload:
     stack: str  # Compose project (runtime) or stack file (static)
     source: str  # "runtime" or "static"
     image: str
+    env: str = ""  # static: the environment rendered; runtime: as configured
     user: str = ""
     image_user: str | None = None  # runtime: the image's configured user
     privileged: bool = False
@@ -148,7 +149,7 @@ def parse_bytes(value: Any) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2) or "b"])
 
 
-def from_compose(name: str, svc: dict[str, Any], stack: str) -> Workload:
+def from_compose(name: str, svc: dict[str, Any], stack: str, env: str = "") -> Workload:
     """One service of ``docker compose config --format json`` output."""
     limits = ((svc.get("deploy") or {}).get("resources") or {}).get("limits") or {}
     health = svc.get("healthcheck") or {}
@@ -157,14 +158,15 @@ def from_compose(name: str, svc: dict[str, Any], stack: str) -> Workload:
     restart = svc.get("restart") or ((svc.get("deploy") or {}).get("restart_policy") or {}).get(
         "condition", ""
     )
-    env = svc.get("environment") or {}
-    if isinstance(env, list):
-        env = _env_list(env)
+    variables = svc.get("environment") or {}
+    if isinstance(variables, list):
+        variables = _env_list(variables)
     return Workload(
         name=name,
         stack=stack,
         source="static",
         image=str(svc.get("image", "")),
+        env=env,
         user=str(svc.get("user", "") or ""),
         privileged=bool(svc.get("privileged")),
         cap_add=list(svc.get("cap_add") or []),
@@ -200,5 +202,5 @@ def from_compose(name: str, svc: dict[str, Any], stack: str) -> Workload:
         ],
         log_driver=str(logging.get("driver", "") or ""),
         log_options={k: str(v) for k, v in (logging.get("options") or {}).items()},
-        environment={k: "" if v is None else str(v) for k, v in env.items()},
+        environment={k: "" if v is None else str(v) for k, v in variables.items()},
     )
