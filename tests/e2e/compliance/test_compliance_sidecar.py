@@ -48,11 +48,8 @@ def start(
 
 
 def metric(url: str, line_start: str) -> list[str]:
-    return [
-        l
-        for l in requests.get(f"{url}/metrics", timeout=5).text.splitlines()
-        if l.startswith(line_start)
-    ]
+    text = requests.get(f"{url}/metrics", timeout=5).text
+    return [line for line in text.splitlines() if line.startswith(line_start)]
 
 
 def test_the_first_audit_and_the_reports_become_metrics(tmp_path: Path) -> None:
