@@ -68,6 +68,7 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_trail]
 REGISTRARS.append(relay_cli.register)
 REGISTRARS.append(jobcli.register)
 REGISTRARS.append(compliance_cli.register)
+REGISTRARS.append(compliance_cli.register_drift)
 
 
 def parser() -> argparse.ArgumentParser:

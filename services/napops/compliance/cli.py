@@ -8,6 +8,7 @@ Compose files that do not render, or an engine that cannot be reached.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -69,3 +70,52 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--compose-dir", help="the repository's compose/ (default ./compose)")
     p.add_argument("--docker-host", help="runtime: engine address (default $DOCKER_HOST)")
     p.set_defaults(handler=run_audit)
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    from .drift_io import engine_drift, render_models
+
+    try:
+        models = render_models(args.compose_dir, args.env, args.local)
+        if args.save_expected:
+            with open(args.save_expected, "w", encoding="utf-8") as fh:
+                json.dump(models, fh)
+            print(f"saved the rendered models of {len(models)} projects to {args.save_expected}")
+            return 0
+        host = args.docker_host or os.environ.get("DOCKER_HOST")
+        diffs = engine_drift(Engine({"host": host} if host else {}), models)
+    except (DockerError, NapopsError) as exc:
+        print(f"napops drift: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([d.as_dict() for d in diffs], indent=2))
+    elif not diffs:
+        print(f"no drift: the running projects of {args.env} match their Compose files")
+    else:
+        for d in diffs:
+            print(f"{d.project}/{d.service}: {d.field}: {d.detail}")
+        print(f"\n{len(diffs)} difference(s)")
+    return 1 if diffs else 0
+
+
+def register_drift(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "drift",
+        help="compare the running containers with their environment's Compose files",
+        description="Exit 0 no drift, 1 differences found, 2 usage/render/engine problem.",
+    )
+    p.add_argument(
+        "--env", default=os.environ.get("ENV", "dev"), help="environment (default $ENV or dev)"
+    )
+    p.add_argument(
+        "--local", action="store_true", help="the local stack of `make up` (project napops-ENV)"
+    )
+    p.add_argument("--json", action="store_true", help="differences as JSON")
+    p.add_argument("--compose-dir", help="the repository's compose/ (default ./compose)")
+    p.add_argument("--docker-host", help="engine address (default $DOCKER_HOST)")
+    p.add_argument(
+        "--save-expected",
+        metavar="FILE",
+        help="write the rendered models for the sidecar, compare nothing",
+    )
+    p.set_defaults(handler=run_drift)

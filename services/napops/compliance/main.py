@@ -38,6 +38,27 @@ SECTION: Schema = {
             "description": "When the runtime audit of every running container runs.",
             "examples": ["*/15 * * * *"],
         },
+        "drift": {
+            "type": "object",
+            "description": "Drift of the running containers from their Compose files.",
+            "additionalProperties": False,
+            "required": ["expected_file"],
+            "properties": {
+                "expected_file": {
+                    "type": "string",
+                    "description": "The rendered models, saved by `napops drift --env ENV "
+                    "--save-expected FILE` where the repository is (the image has no Compose).",
+                    "examples": ["/etc/napops/expected-prod.json"],
+                },
+                "schedule": {
+                    "type": "string",
+                    "format": "cron",
+                    "default": "*/10 * * * *",
+                    "description": "When drift is checked.",
+                    "examples": ["0 * * * *"],
+                },
+            },
+        },
         "vulnerabilities": {
             "type": "object",
             "description": "Where Trivy results come from.",
@@ -137,7 +158,34 @@ def setup(ctx: sidecar.Context) -> None:
             metrics.last_audit.labels("vulnerabilities").set(time.time())
         return {"images": len(results), "failed": problems}
 
+    def check_drift(run: RunContext) -> dict[str, Any]:
+        from .drift_io import engine_drift, load_models
+
+        try:
+            diffs = engine_drift(engine, load_models(section["drift"]["expected_file"]))
+        except NapopsError as exc:
+            metrics.audit_failed.labels("drift").set(1)
+            metrics.errors.labels("drift").inc()
+            raise NapopsError(str(exc)) from None
+        counts: dict[str, int] = {}
+        for d in diffs:
+            counts[f"{d.project}/{d.service}"] = counts.get(f"{d.project}/{d.service}", 0) + 1
+            run.log.warning(
+                "drift %s/%s: %s: %s",
+                d.project,
+                d.service,
+                d.field,
+                d.detail,
+                extra={"event": "drift", "project": d.project, "service": d.service},
+            )
+        metrics.snapshot.drift = counts
+        metrics.audit_failed.labels("drift").set(0)
+        metrics.last_audit.labels("drift").set(time.time())
+        return {"differences": len(diffs), "services": len(counts)}
+
     ctx.add_job("audit", audit_runtime, schedule=section["audit_schedule"])
+    if "drift" in section:
+        ctx.add_job("drift", check_drift, schedule=section["drift"]["schedule"])
     ctx.add_job(
         "vulnerabilities",
         scan_vulnerabilities,
