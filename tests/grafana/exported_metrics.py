@@ -69,6 +69,8 @@ def minimal_config(service: str, section_schema: Any, state: Path) -> dict[str, 
             # A closed port on loopback: building the sidecar must not deliver anything.
             "channels": {"rocketchat": {"webhook_url": "http://127.0.0.1:9/hooks/test"}},
         }
+    if service == "compliance":
+        section = {"policy_file": str(ROOT / "compose" / "policy.yml")}
     declared = (section_schema or {}).get("properties", {})
     section = {k: v for k, v in section.items() if k in declared}
     return {service: section} if section else {}
@@ -97,7 +99,11 @@ def sidecar_names(state_root: Path, services: Iterable[str] = SIDECARS) -> dict[
             ) from None
         ctx = sidecar.build(service, section, config, getattr(module, "setup", None))
         try:
-            found[service] = {s.name for m in ctx.registry.collect() for s in m.samples}
+            families = list(ctx.registry.collect())
+            # a gauge family filled at each audit may have no sample yet: its name is its series
+            found[service] = {s.name for m in families for s in m.samples} | {
+                m.name for m in families if m.type == "gauge"
+            }
         finally:
             for hook in ctx.on_shutdown:
                 hook()

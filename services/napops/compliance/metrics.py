@@ -52,12 +52,12 @@ class _Collector(Collector):
         vulns = GaugeMetricFamily(
             "napops_compliance_vulnerabilities",
             "Vulnerabilities per image and severity.",
-            labels=["image", "severity"],
+            labels=["image", "vuln_severity"],
         )
         fixable = GaugeMetricFamily(
             "napops_compliance_vulnerabilities_fixable",
             "Vulnerabilities with a fixed version available, per image and severity.",
-            labels=["image", "severity"],
+            labels=["image", "vuln_severity"],
         )
         scanned = GaugeMetricFamily(
             "napops_compliance_image_scan_timestamp_seconds",

@@ -85,7 +85,7 @@ def test_the_first_audit_and_the_reports_become_metrics(tmp_path: Path) -> None:
         assert done["state"] == "failed" and "SchemaVersion is 1" in done["error"]
         crit = metric(
             url,
-            'napops_compliance_vulnerabilities{image="testdata/fixtures/images/debian-buster.tar.gz",severity="CRITICAL"}',
+            'napops_compliance_vulnerabilities{image="testdata/fixtures/images/debian-buster.tar.gz",vuln_severity="CRITICAL"}',
         )
         assert crit and crit[0].endswith(" 1.0")
         assert metric(url, 'napops_compliance_audit_failed{kind="vulnerabilities"} 1.0')
