@@ -220,7 +220,7 @@ class Host:
         return {self.name} | ({hostname} if hostname else set())
 
 
-HOST_KEYS = {"docker_host", "stacks", "networks", "internal_networks", "env"}
+HOST_KEYS = {"docker_host", "stacks", "networks", "internal_networks", "env", "address", "data_roots"}
 
 
 def _hosts_of(env: str, spec: Any, path: str) -> tuple[dict[str, Host], list[str]]:

@@ -45,7 +45,7 @@ def audit(
             verdict = check.func(w, policy.params.get(check.id, {}))
             result, reason, note, expires = verdict.result, verdict.reason, "", ""
             if result == "fail":
-                waiver = policy.waiver_for(check.id, w.name, w.stack)
+                waiver = policy.waiver_for(check.id, w.name, w.stack, w.env)
                 if waiver is not None:
                     expires = waiver.expires.isoformat()
                     if waiver.expires >= today:

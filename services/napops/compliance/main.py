@@ -31,6 +31,12 @@ SECTION: Schema = {
             "description": "The policy (checks, parameters, waivers): compose/policy.yml.",
             "examples": ["/etc/napops/policy.yml"],
         },
+        "env": {
+            "type": "string",
+            "description": "The environment the audited engine runs, so waivers limited to "
+            "an environment (`env:` in the policy) apply to its containers.",
+            "examples": ["prod"],
+        },
         "audit_schedule": {
             "type": "string",
             "format": "cron",
@@ -108,6 +114,8 @@ def setup(ctx: sidecar.Context) -> None:
         try:
             policy = policymod.load(section["policy_file"])
             found = runtime.workloads(engine)
+            for w in found:
+                w.env = section.get("env", "")
         except (ConfigError, NapopsError) as exc:
             metrics.audit_failed.labels("runtime").set(1)
             metrics.errors.labels("runtime").inc()

