@@ -1,30 +1,24 @@
 """Workloads of the running containers of one Docker Engine.
 
-One list call and one inspect per container, plus one image inspect per distinct image (for
-the image's own user), so a full audit of N containers costs N + images + 1 API calls.
+One list call and one inspect per container (docker-py's list inspects each), plus one image
+inspect per distinct image (for the image's own user): N + images + 1 API calls in all.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..core.dockerhost import DockerError, Engine
+from ..core.dockerhost import Engine
 from .workload import Workload, from_inspect
 
 
 def workloads(engine: Engine, label_filter: dict[str, str | None] | None = None) -> list[Workload]:
     """Every running container (matching ``label_filter``) as a Workload. Raises DockerError."""
-    containers = engine.containers(labels=label_filter)
+    containers = engine.containers(labels=label_filter)  # one list, then one inspect each
     image_users: dict[str, str | None] = {}
     out = []
     for c in containers:
-        attrs: dict[str, Any] = c.attrs  # the list call returns summaries: inspect each
-        try:
-            attrs = engine.api.inspect_container(c.id)
-        except Exception as exc:  # noqa: BLE001 - gone between list and inspect
-            if "No such container" in str(exc):
-                continue
-            raise DockerError(f"inspect {c.name}: {exc}") from None
+        attrs: dict[str, Any] = c.attrs
         image_id = attrs.get("Image", "")
         if image_id not in image_users:
             image_users[image_id] = _image_user(engine, image_id)
