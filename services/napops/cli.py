@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .certs import cli as certs_cli
+from .compliance import cli as compliance_cli
 from .core import audit, jobcli
 from .devsink import cli as devsink_cli
 from .relay import cli as relay_cli
@@ -107,6 +108,8 @@ REGISTRARS.append(relay_cli.register)
 REGISTRARS.append(jobcli.register)
 REGISTRARS.append(devsink_cli.register)
 REGISTRARS.append(certs_cli.register)
+REGISTRARS.append(compliance_cli.register)
+REGISTRARS.append(compliance_cli.register_drift)
 
 
 def parser() -> argparse.ArgumentParser:

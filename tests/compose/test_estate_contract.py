@@ -197,7 +197,7 @@ URL_VARS: dict[str, list[str]] = {
     "frontend": ["INTERNAL_API_URL"],
     "gitea": ["GITEA__database__HOST"],
     "n8n": ["DOCKER_HOST", "TIKA_URL"],
-    "rocketchat": ["MONGO_URL", "MONGO_OPLOG_URL"],
+    "rocketchat": ["MONGO_RC_HOST"],  # rocketchat-start.sh builds MONGO_URL from it
 }
 
 

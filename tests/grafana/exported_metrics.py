@@ -70,6 +70,8 @@ def minimal_config(service: str, section_schema: Any, state: Path) -> dict[str, 
             # A closed port on loopback: building the sidecar must not deliver anything.
             "channels": {"rocketchat": {"webhook_url": "http://127.0.0.1:9/hooks/test"}},
         }
+    if service == "compliance":
+        section = {"policy_file": str(ROOT / "compose" / "policy.yml")}
     declared = (section_schema or {}).get("properties", {})
     section = {k: v for k, v in section.items() if k in declared}
     return {service: section} if section else {}
@@ -101,7 +103,7 @@ def sidecar_names(state_root: Path, services: Iterable[str] = SIDECARS) -> dict[
             families = list(ctx.registry.collect())
             found[service] = {s.name for m in families for s in m.samples}
             # Gauges a sidecar declares but fills only after its first job run (the certs
-            # sidecar's per-certificate series): declared by a collector, so exported.
+            # sidecar's per-certificate series, the compliance audit's): declared, so exported.
             found[service] |= {m.name for m in families if m.type == "gauge" and not m.samples}
         finally:
             for hook in ctx.on_shutdown:

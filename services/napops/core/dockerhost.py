@@ -157,7 +157,10 @@ class Engine:
     def client(self) -> docker.DockerClient:
         with self._lock:
             if self._client is None:
-                self._client = client(self._config)
+                try:
+                    self._client = client(self._config)
+                except docker.errors.DockerException as exc:
+                    raise DockerError(f"cannot reach the engine: {exc}") from None
             return self._client
 
     @property
