@@ -137,7 +137,7 @@ _ENVIRONMENT: Schema = {
                 "resolver_valid_seconds": {
                     "type": "number",
                     "minimum": 0,
-                    "default": 10,
+                    "default": 2,
                     "description": "nginx `resolver ... valid=` of the edge: after the alias "
                     "moved to green, blue keeps serving this long (plus one second) so that "
                     "nginx knows green before blue stops.",
