@@ -119,8 +119,11 @@ def wait_healthy(
     timeout: float,
     extra_check: Callable[[], str | None] | None = None,
     interval: float = 0.25,
+    accept_starting: bool = False,
 ) -> str | None:
-    """None once ``container`` is healthy (and ``extra_check`` returns None), else the reason."""
+    """None once ``container`` is healthy (and ``extra_check`` returns None), else the reason.
+    ``accept_starting``: a container whose first Docker check has not run yet counts as ready
+    when ``extra_check`` passes (a rollback to a container that served a moment ago)."""
     deadline = time.monotonic() + timeout
     reason = "did not become healthy"
     while True:
@@ -132,7 +135,9 @@ def wait_healthy(
         health = (state.get("Health") or {}).get("Status", "none")
         if health == "unhealthy":
             return f"unhealthy: {last_health_output(doc) or 'no health output'}"
-        if health in ("healthy", "none"):
+        if health in ("healthy", "none") or (
+            accept_starting and extra_check is not None and health == "starting"
+        ):
             problem = extra_check() if extra_check is not None else None
             if problem is None:
                 return None

@@ -326,13 +326,7 @@ class Deployer:
     def _gate(
         self, dep: Deployment, eng: Engine, name: str, svc: dict[str, Any], edge: str
     ) -> None:
-        check = None
-        if svc.get("health_path") and svc.get("port"):
-            url = f"http://{name}:{svc['port']}{svc['health_path']}"
-
-            def check() -> str | None:
-                return ops.http_check(eng, edge, url)
-
+        check = self._http_check(eng, None, svc, name, edge)
         t0 = time.monotonic()
         problem = ops.wait_healthy(eng, name, svc["health_timeout_seconds"], check)
         if problem is not None:
@@ -340,6 +334,28 @@ class Deployer:
             raise DeployFailed(f"health gate: {name} {problem}")
         dep.figures["health_seconds"] = round(time.monotonic() - t0, 3)
         self.step(dep, "health", "passed", seconds=dep.figures["health_seconds"])
+
+    def _http_check(
+        self,
+        eng: Engine,
+        env: dict[str, Any] | None,
+        svc: dict[str, Any],
+        name: str,
+        edge: str | None = None,
+    ) -> Callable[[], str | None] | None:
+        """The HTTP check of ``name`` from the edge container, when the service has one."""
+        if not (svc.get("health_path") and svc.get("port")):
+            return None
+        if edge is None:
+            assert env is not None
+            edge = ops.edge_container(eng, env["edge"]["project"], env["edge"]["service"])
+        url = f"http://{name}:{svc['port']}{svc['health_path']}"
+        where = edge
+
+        def check() -> str | None:
+            return ops.http_check(eng, where, url)
+
+        return check
 
     def _stop(self, dep: Deployment, eng: Engine, cid: str, doc: dict[str, Any], what: str) -> None:
         timeout = int(doc["Config"].get("StopTimeout") or 10)
@@ -390,15 +406,19 @@ class Deployer:
         t0 = time.monotonic()
         self.step(dep, "verify", "failed", reason=reason)
         eng.start(blue["Id"])
-        back = ops.wait_healthy(eng, blue["Id"], svc["health_timeout_seconds"])
+        check = self._http_check(eng, env, svc, canonical)
+        back = ops.wait_healthy(
+            eng, blue["Id"], svc["health_timeout_seconds"], check, accept_starting=True
+        )
         if back is not None:
             dep.state = "failed"
             dep.reason = f"verification failed ({reason}) and blue did not come back: {back}"
             self.step(dep, "rollback", "failed", reason=back)
             return
+        dep.figures["rollback_blue_ready_seconds"] = round(time.monotonic() - t0, 3)
         time.sleep(float(env["edge"]["resolver_valid_seconds"]) + 1)
+        seconds = time.monotonic() - t0  # blue serves and the edge knows it: rolled back
         self._discard(dep, eng, green, "green removed after the rollback")
-        seconds = time.monotonic() - t0
         dep.figures["rollback_seconds"] = round(seconds, 3)
         self.metrics.rollbacks.labels(dep.service, dep.environment, label).inc()
         self.metrics.rollback_duration.labels(dep.service, dep.environment).observe(seconds)
@@ -497,8 +517,11 @@ class Deployer:
         for dep in self.state.active():
             key = lock_key(dep.service, dep.environment)
             try:
-                with self.locks.hold(key, f"recover-{dep.id}", wait_seconds=5):
+                with self.locks.hold(key, f"recover-{dep.id}", wait_seconds=5) as held:
                     note = self.recover(dep.service, dep.environment)
+                    if held.recovered_from:
+                        stale = held.recovered_from
+                        note = f"lock recovered from run {stale.get('run_id')}; {note}"
             except (LockBusy, NapopsError) as exc:
                 note = f"recovery failed: {exc}"
             dep.state = "failed"

@@ -54,7 +54,7 @@ def section_for(est: Estate, **service: Any) -> dict[str, Any]:
                 },
             }
         },
-        "services": {"backend": svc},
+        "services": {"backend": svc, "frontend": {**svc, "health_path": "/health"}},
         "on_busy": "queue",
     }
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 from tlscert import self_signed
@@ -107,6 +108,11 @@ def build_and_push(registry_addr: str, repo: str = "deploy-e2e/app") -> dict[str
         )
         run("docker", "push", "-q", tag)
         images[version] = tag
+    # the tag of the release in tests/fixtures/gitea/release.json, as v2
+    release = f"{registry_addr}/{repo}:v1.4.0"
+    run("docker", "tag", images["v2"], release)
+    run("docker", "push", "-q", release)
+    images["v1.4.0"] = release
     return images
 
 
@@ -200,6 +206,10 @@ class Estate:
         ).stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
+    def inspect(self, name: str) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(run("docker", "inspect", name).stdout)[0]
+        return doc
+
     def get(self) -> str:
         import ssl
         import urllib.request
@@ -231,14 +241,29 @@ services:
         - CMD
         - python3
         - -c
-        - import urllib.request as u; u.urlopen('http://127.0.0.1:3000/health', timeout=2)
+        - import urllib.request as u; u.urlopen('http://127.0.0.1:3000/health', timeout=4)
       interval: 1s
-      timeout: 3s
+      timeout: 5s
       retries: 2
     stop_grace_period: 10s
     deploy:
       resources:
         limits: {{cpus: "0.50", memory: 96M, pids: 64}}
+  frontend:
+    extends: {{file: {hardening}, service: hardened}}
+    image: ${{APP_IMAGE}}
+    environment:
+      PORT: "3000"
+    networks: [edge]
+    healthcheck:
+      test:
+        - CMD
+        - python3
+        - -c
+        - import urllib.request as u; u.urlopen('http://127.0.0.1:3000/health', timeout=4)
+      interval: 1s
+      timeout: 5s
+      retries: 2
 networks:
   edge:
     external: true
