@@ -101,7 +101,8 @@ class Deployer:
         with self._guard:
             if environment not in self._engines:
                 env = self.settings.environment(environment)
-                cfg = env.get("docker") or self.settings.docker
+                own = env.get("docker") or {}
+                cfg = own if own.get("host") else {**self.settings.docker, **own}
                 self._engines[environment] = self._engine_factory(cfg)
             return self._engines[environment]
 
