@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .core import audit, jobcli
+from .deploy import cli as deploy_cli
 from .relay import cli as relay_cli
 
 Handler = Callable[[argparse.Namespace], int]
@@ -66,6 +67,7 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_trail]
 """Each later subsystem appends a function that adds its subcommand."""
 REGISTRARS.append(relay_cli.register)
 REGISTRARS.append(jobcli.register)
+REGISTRARS.append(deploy_cli.register)
 
 
 def parser() -> argparse.ArgumentParser:

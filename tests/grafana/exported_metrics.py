@@ -69,6 +69,12 @@ def minimal_config(service: str, section_schema: Any, state: Path) -> dict[str, 
             # A closed port on loopback: building the sidecar must not deliver anything.
             "channels": {"rocketchat": {"webhook_url": "http://127.0.0.1:9/hooks/test"}},
         }
+    if service == "deploy":
+        # one service in one environment: its napops_deploy_* series are declared at start
+        section = {
+            "services": {"backend": {"stack": "apps"}},
+            "environments": {"prod": {"edge": {"project": "napops-prod-edge"}}},
+        }
     declared = (section_schema or {}).get("properties", {})
     section = {k: v for k, v in section.items() if k in declared}
     return {service: section} if section else {}

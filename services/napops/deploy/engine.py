@@ -183,15 +183,15 @@ class Deployer:
                 self._blue_green(dep, svc, env)
             if dep.state == "running":
                 dep.state = "succeeded"
-        except DeployFailed as exc:
-            dep.state, dep.reason = "failed", str(exc)
-        except (DockerError, SpecError) as exc:
+        except (DeployFailed, DockerError, SpecError) as exc:
             dep.state, dep.reason = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - any crash is a failed deployment, recorded
             log.exception("deployment %s crashed", dep.id)
             dep.state, dep.reason = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             self.metrics.in_progress.labels(dep.service, dep.environment).dec()
+        if dep.state == "failed" and dep.previous_image:
+            self._set_live(dep, dep.previous_image)  # the old image still serves
         dep.finished = time.time()
         self.metrics.duration.labels(dep.service, dep.environment).observe(
             dep.finished - (dep.started or dep.finished)
@@ -442,13 +442,16 @@ class Deployer:
             eng.remove(name)
 
     def _set_live(self, dep: Deployment, image: str) -> None:
+        """Record what serves now; ``previous`` (what `napops rollback` returns to) changes
+        only when the deploy changed the image."""
+        changed = {"previous": dep.previous_image} if image == dep.image else {}
         self.state.set_live(
             dep.service,
             dep.environment,
             image=image,
             requested=dep.image,
-            previous=dep.previous_image,
             deployment=dep.id,
+            **changed,
         )
         self.metrics.set_live(dep.service, dep.environment, image, dep.image)
 

@@ -23,13 +23,13 @@ def setup(ctx: sidecar.Context) -> None:
         section.get("webhook", {}).get("deliveries_kept", 10000),
     )
     metrics = DeployMetrics(ctx.registry)
-    for service in section.get("services", {}):
-        for environment in section.get("environments", {}):
-            metrics.declare(service, environment)
-    for live in state.live():
+    for live in state.live() if state.exists() else []:
         metrics.set_live(
             live["service"], live["environment"], live.get("image", ""), live.get("requested", "")
         )
+    for service in section.get("services", {}):
+        for environment in section.get("environments", {}):
+            metrics.declare(service, environment)
     relay = section.get("relay")
     notify = relay_notifier(relay["url"], relay["token"]) if relay else None
     deployer = Deployer(

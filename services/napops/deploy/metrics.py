@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from .rules import EVENTS
+
+UNKNOWN = "unknown"  # image label of a service no deploy has touched yet
 RESULTS = ("succeeded", "failed", "rolled_back", "refused")
 ROLLBACK_REASONS = ("health", "query", "switch", "restart")
 WEBHOOK_OUTCOMES = (
@@ -62,7 +65,8 @@ class DeployMetrics:
         )
         self.live = Gauge(
             "napops_deploy_live_info",
-            "1 for the image a service serves now (per service and environment).",
+            "1 for the image a service serves now and the one its last deploy asked for "
+            "(image=unknown until the sidecar has deployed it).",
             ["service", "environment", "image", "requested"],
             registry=r,
         )
@@ -91,14 +95,37 @@ class DeployMetrics:
             ["event", "outcome"],
             registry=r,
         )
+        self.mismatch = Gauge(
+            "napops_deploy_live_mismatch",
+            "1 while the image a service serves is not the one its last deploy asked for "
+            "(a failed or rolled-back deploy), else 0.",
+            ["service", "environment"],
+            registry=r,
+        )
+        for event in (*EVENTS, "other"):
+            for outcome in WEBHOOK_OUTCOMES:
+                self.webhooks.labels(event, outcome)
         self._live: dict[tuple[str, str], tuple[str, str]] = {}
 
     def declare(self, service: str, environment: str) -> None:
+        """Create the series of a configured service, so they show 0 instead of nothing."""
         for result in RESULTS:
             self.deployments.labels(service, environment, result)
+            self.last_finished.labels(service, environment, result)
         for reason in ROLLBACK_REASONS:
             self.rollbacks.labels(service, environment, reason)
-        self.in_progress.labels(service, environment)
+        for metric in (
+            self.in_progress,
+            self.duration,
+            self.switch,
+            self.rollback_duration,
+            self.downtime,
+            self.lock_wait,
+            self.mismatch,
+        ):
+            metric.labels(service, environment)
+        if (service, environment) not in self._live:
+            self.set_live(service, environment, UNKNOWN, UNKNOWN)
 
     def set_live(self, service: str, environment: str, image: str, requested: str) -> None:
         old = self._live.get((service, environment))
@@ -106,3 +133,5 @@ class DeployMetrics:
             self.live.remove(service, environment, *old)
         self._live[(service, environment)] = (image, requested)
         self.live.labels(service, environment, image, requested).set(1)
+        differs = UNKNOWN not in (image, requested) and image != requested
+        self.mismatch.labels(service, environment).set(1 if differs else 0)

@@ -121,7 +121,7 @@ _ENVIRONMENT: Schema = {
             "description": "The nginx edge container (found by its Compose labels) that is "
             "checked (`nginx -t`) before a switch and from which the HTTP check runs.",
             "additionalProperties": False,
-            "required": ["project", "service"],
+            "required": ["project"],
             "properties": {
                 "project": {
                     "type": "string",

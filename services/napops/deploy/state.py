@@ -53,29 +53,45 @@ def new_id() -> str:
 
 
 class State:
+    """Opened on first use, so building the sidecar (e.g. --check-config) writes nothing."""
+
     def __init__(self, path: str | Path, keep_deliveries: int = 10000):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._lock = threading.Lock()
+        self.path = Path(path)
         self.keep = keep_deliveries
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
         with self._lock:
-            self._db.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, seen REAL);
-                CREATE TABLE IF NOT EXISTS deployments (
-                    id TEXT PRIMARY KEY, service TEXT, environment TEXT, state TEXT,
-                    created REAL, doc TEXT);
-                CREATE INDEX IF NOT EXISTS deployments_created ON deployments (created);
-                CREATE TABLE IF NOT EXISTS live (
-                    key TEXT PRIMARY KEY, doc TEXT);
-                """
-            )
+            if self._conn is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    str(self.path), check_same_thread=False, isolation_level=None
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.executescript(
+                    """
+                    CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, seen REAL);
+                    CREATE TABLE IF NOT EXISTS deployments (
+                        id TEXT PRIMARY KEY, service TEXT, environment TEXT, state TEXT,
+                        created REAL, doc TEXT);
+                    CREATE INDEX IF NOT EXISTS deployments_created ON deployments (created);
+                    CREATE TABLE IF NOT EXISTS live (key TEXT PRIMARY KEY, doc TEXT);
+                    """
+                )
+                self._conn = conn
+            return self._conn
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     # -- deliveries ----------------------------------------------------------------------------
     def first_delivery(self, delivery: str) -> bool:

@@ -12,7 +12,7 @@ import pytest
 import requests
 from conftest import section_for
 from estate import Estate
-from sidecar import HOOK_SECRET, Sidecar
+from sidecar import HOOK_SECRET, TOKEN, Sidecar
 
 from helpers import FIXTURES, wait_for
 from napops.core.webhook import signature
@@ -119,3 +119,34 @@ def test_sidecar_killed_mid_deploy_recovers_lock_and_serves_one_known_version(
     # the lock is free again: a new deploy goes through
     again = sidecar.wait_done(sidecar.deploy("backend", images["v2"]).json()["deployment"])
     assert again["state"] == "succeeded", again
+
+
+def test_cli_deploy_wait_status_and_rollback(
+    world: Estate, images: dict[str, str], sidecar: Sidecar, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    token = tmp_path / "token"
+    token.write_text(TOKEN)
+    napops = str(Path(sys.executable).with_name("napops"))
+    common = ["--env", "e2e", "--url", sidecar.url, "--token-file", str(token)]
+
+    def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([napops, *argv], capture_output=True, text=True, timeout=300)
+
+    done = cli("deploy", "backend", images["v2"], "--wait", *common)
+    assert done.returncode == 0, done.stderr
+    assert "switch: done" in done.stderr and "health: passed" in done.stderr
+    assert done.stdout.startswith("succeeded: backend in e2e")
+    assert world.get() == "v2"
+    dep_id = done.stdout.strip().rsplit("(", 1)[1].rstrip(")")
+    shown = cli("deploy", "status", dep_id, "--json", *common)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["state"] == "succeeded"
+    failed = cli("deploy", "backend", images["v3"], "--wait", *common)
+    assert failed.returncode == 1 and failed.stdout.startswith("failed:"), failed.stdout
+    back = cli("rollback", "backend", "--wait", "--json", *common)
+    assert back.returncode == 0, back.stderr
+    assert json.loads(back.stdout)["image"] == images["v1"] and world.get() == "v1"
+    bad = cli("deploy", "backend", "Not An Image", *common)
+    assert bad.returncode == 2 and "At 'image'" in bad.stderr
