@@ -34,31 +34,6 @@ def world(images: dict[str, str], tmp_path: Path) -> Iterator[Estate]:
         yield est
 
 
-def section_for(est: Estate, **service: Any) -> dict[str, Any]:
-    svc = {
-        "stack": "apps",
-        "port": 3000,
-        "health_path": "/health",
-        "health_timeout_seconds": 40,
-        "verify_seconds": 6,
-        **service,
-    }
-    return {
-        "environments": {
-            "e2e": {
-                "project_prefix": est.prefix,
-                "edge": {
-                    "project": f"{est.prefix}edge",
-                    "service": "nginx",
-                    "resolver_valid_seconds": 2,
-                },
-            }
-        },
-        "services": {"backend": svc, "frontend": {**svc, "health_path": "/health"}},
-        "on_busy": "queue",
-    }
-
-
 @pytest.fixture
 def make_deployer(tmp_path: Path) -> Iterator[Callable[..., Deployer]]:
     made: list[Deployer] = []

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import section_for
-from estate import Estate, start_load
+from estate import Estate, section_for, start_load
 
 from napops.deploy.engine import Deployer
 from napops.deploy.state import Deployment, new_id

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import section_for
-from estate import Estate
+from estate import Estate, section_for
 from sidecar import HOOK_SECRET, TOKEN, Sidecar
 
 from helpers import FIXTURES, wait_for
