@@ -1,4 +1,11 @@
-# Secrets: Compose file secrets of one environment, in compose/secrets/$(ENV)/ (gitignored).
-.PHONY: secrets
-secrets: ## create missing secrets for ENV (0600, random; never overwrites); see compose/secrets/README.md
+# Secrets: Compose file secrets of one environment, in compose/secrets/$(ENV)/ (gitignored,
+# the folder kept 0700 and root's). See compose/secrets/README.md.
+.PHONY: secrets secrets-local
+# The stacks `make up` starts, as compose/bin/stack-lib.sh says (NAPOPS_STACKS overrides them).
+LOCAL_STACKS = $(shell ENV=$(ENV) bash -c '. compose/bin/stack-lib.sh && echo "$${STACKS[*]}"')
+
+secrets: ## create missing secrets of every stack of ENV (0600, random; never overwrites)
 	compose/bin/secrets-gen --env $(ENV)
+
+secrets-local: ## create missing secrets of the local stack only (what `make up` starts)
+	compose/bin/secrets-gen --env $(ENV) --stacks "$(LOCAL_STACKS)"

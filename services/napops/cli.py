@@ -15,38 +15,73 @@ from pathlib import Path
 from . import __version__
 from .core import audit, jobcli
 from .deploy import cli as deploy_cli
+from .devsink import cli as devsink_cli
 from .relay import cli as relay_cli
 
 Handler = Callable[[argparse.Namespace], int]
 
 
+class UsageError(Exception):
+    """Bad usage or an unreadable input: exit status 2."""
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _key_from(args: argparse.Namespace) -> str:
     path = args.key_file or os.environ.get("NAPOPS_AUDIT_KEY_FILE")
     if not path:
-        raise SystemExit("napops: --key-file (or NAPOPS_AUDIT_KEY_FILE) is required")
+        raise UsageError("--key-file (or NAPOPS_AUDIT_KEY_FILE) is required")
     try:
-        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
-    except OSError as exc:
-        raise SystemExit(f"napops: cannot read key file {path!r}: {exc.strerror}") from None
+        key = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"cannot read key file {path!r}: {reason}") from None
+    if not key:
+        raise UsageError(f"key file {path!r} is empty")
+    return key
+
+
+def _describe(verdict: audit.Verdict) -> str:
+    if verdict.kind == audit.EMPTY:
+        return "OK: empty trail (no record yet), nothing to doubt"
+    if verdict.ok:
+        return f"OK: {plural(verdict.records, 'record')}, chain intact; head {verdict.head}"
+    if verdict.kind == audit.WRONG_KEY:
+        return f"WRONG KEY: {verdict.reason}"
+    return (
+        f"BAD: line {verdict.line}: {verdict.reason} "
+        f"({plural(verdict.records, 'record')} before it intact)"
+    )
 
 
 def trail_verify(args: argparse.Namespace) -> int:
-    key = _key_from(args)
+    """Exit 0 every trail intact (or empty), 1 a trail was tampered with, 2 usage or I/O
+    (missing or unreadable file or key, or a key that matches no record)."""
     try:
-        verdict = audit.verify(args.file, key)
-    except OSError as exc:
-        print(f"napops: cannot read trail {args.file!r}: {exc.strerror}", file=sys.stderr)
+        key = _key_from(args)
+    except UsageError as exc:
+        print(f"napops trail verify: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(verdict.as_dict()))
-    elif verdict.ok:
-        print(f"OK: {verdict.records} records, chain intact; head {verdict.head}")
-    else:
-        print(
-            f"BAD: line {verdict.line}: {verdict.reason} "
-            f"({verdict.records} records before it are intact)"
-        )
-    return 0 if verdict.ok else 1
+    status = 0
+    for file in args.files:
+        try:
+            verdict = audit.verify(file, key)
+        except OSError as exc:
+            reason = f"cannot read trail {file!r}: {exc.strerror}"
+            if isinstance(exc, FileNotFoundError):
+                reason += " (every sidecar writes a genesis record at start: is this audit.path?)"
+            print(f"napops trail verify: {reason}", file=sys.stderr)
+            status = status or 2
+            continue
+        prefix = f"{file}: " if len(args.files) > 1 else ""
+        print(json.dumps(verdict.as_dict()) if args.json else prefix + _describe(verdict))
+        if verdict.kind == audit.TAMPERED:
+            status = 1  # tampering outranks every other finding
+        elif verdict.kind == audit.WRONG_KEY:
+            status = status or 2
+    return status
 
 
 def _add_trail(sub: argparse._SubParsersAction) -> None:
@@ -55,11 +90,14 @@ def _add_trail(sub: argparse._SubParsersAction) -> None:
     verify = tsub.add_parser(
         "verify",
         help="check every record; report the first bad one",
-        description="Exit 0 when the chain is intact, 1 at the first bad record, 2 on usage.",
+        description="Check one or more trails (one per host; give several to cover them all). "
+        "Exit 0 when every chain is intact or empty, 1 when a trail was tampered with (edited, "
+        "deleted, reordered, truncated or forged record), 2 on usage or I/O problems: a "
+        "missing or unreadable trail or key file, or a key that matches no record.",
     )
-    verify.add_argument("file", help="the audit trail (JSONL)")
+    verify.add_argument("files", nargs="+", metavar="FILE", help="audit trail (JSONL)")
     verify.add_argument("--key-file", help="HMAC key file (default: $NAPOPS_AUDIT_KEY_FILE)")
-    verify.add_argument("--json", action="store_true", help="machine-readable verdict")
+    verify.add_argument("--json", action="store_true", help="machine-readable verdict per file")
     verify.set_defaults(handler=trail_verify)
 
 
@@ -67,6 +105,7 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_trail]
 """Each later subsystem appends a function that adds its subcommand."""
 REGISTRARS.append(relay_cli.register)
 REGISTRARS.append(jobcli.register)
+REGISTRARS.append(devsink_cli.register)
 REGISTRARS.append(deploy_cli.register)
 
 

@@ -31,7 +31,10 @@ TOKEN_FORMATS = {
     "AWS access key": re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
     "JWT": re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
 }
-SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key)", re.I)
+# `proxy_pass` (nginx, joxit registry UI NGINX_PROXY_PASS_URL) names an upstream, not a password
+SECRET_NAME = re.compile(
+    r"((?<!proxy_)pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key)", re.I
+)
 ASSIGNMENT = re.compile(r"^\s*-?\s*[\"']?([A-Za-z0-9_.-]+)[\"']?\s*[:=]\s*(.*?)\s*$")
 CANDIDATE = re.compile(r"[A-Za-z0-9+/_=-]{24,}")
 SAMPLES = ("tests/fixtures/",)  # wire-format samples copied from real senders

@@ -182,12 +182,12 @@ def test_the_probe_networks_are_internal_and_hold_the_prober_and_the_stores() ->
     [probe_net] = [net for net in prober.networks if net.endswith("-probe")]
     assert probe_net in qnap.internal
     members = {s.name for s in qnap.services if probe_net in s.networks}
-    stores = {"mariadb", "redis", "elasticsearch", "postgres", "tika", "clamav"}
+    stores = {"mariadb", "cache", "search", "n8n-db", "tika", "clamav"}
     assert members == stores | {"backend", "prober"}
     # MongoDB has no authentication: it shares its own probe network with the prober alone
     [mongo_net] = [net for net in prober.networks if net.endswith("-probe-mongo")]
     assert mongo_net in qnap.internal
-    assert {s.name for s in qnap.services if mongo_net in s.networks} == {"mongo", "prober"}
+    assert {s.name for s in qnap.services if mongo_net in s.networks} == {"mongodb", "prober"}
 
 
 # --- the checks reject an estate broken the way it was --------------------------------------

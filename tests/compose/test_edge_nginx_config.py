@@ -36,6 +36,7 @@ def write_certificate(live: Path, name: str) -> None:
 def backport(text: str, root: Path) -> str:
     """nginx 1.28 syntax to 1.22, and container paths to the temporary tree."""
     text = text.replace("listen 443 ssl;", "listen 443 ssl http2;").replace("http2 on;", "")
+    text = text.replace("root /srv/landing;", f"root {root}/landing;")
     text = re.sub(r"server (\w+):(\d+) resolve;", r"server 127.0.0.1:\2;", text)
     text = text.replace("/etc/letsencrypt", str(root / "letsencrypt"))
     text = text.replace("/etc/nginx/", f"{root}/nginx/").replace("/var/www/acme", str(root))
@@ -70,12 +71,15 @@ def test_edge_configuration_passes_nginx_t(tmp_path: Path) -> None:
     conf = render_tree(tmp_path)
     sites = sorted(p.name for p in (tmp_path / "nginx" / "enabled").iterdir())
     assert sites == [
+        "backend.conf",
         "chat.conf",
-        "dms.conf",
         "git.conf",
         "grafana.conf",
+        "lcbp3.conf",
         "n8n.conf",
+        "pma.conf",
         "registry.conf",
+        "www.conf",
     ]
     proc = subprocess.run(
         [nginx, "-t", "-c", str(conf), "-p", str(tmp_path), "-e", "stderr"],

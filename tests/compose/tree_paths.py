@@ -27,7 +27,10 @@ def differences(a: Any, b: Any, prefix: Path = ()) -> set[Path]:
         found: set[Path] = set()
         for key in set(a) | set(b):
             if key not in a or key not in b:
-                found.add((*prefix, str(key)))
+                # a key on one side only: every leaf below it differs (so an overlay that
+                # adds a mapping declares exactly the leaves it sets)
+                side = a[key] if key in a else b[key]
+                found |= {path for path, _ in leaves(side, (*prefix, str(key)))}
             else:
                 found |= differences(a[key], b[key], (*prefix, str(key)))
         return found

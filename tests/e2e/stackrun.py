@@ -45,6 +45,8 @@ class Stack:
             "PROMETHEUS_PORT": str(self.prometheus_port),
             "ALERTMANAGER_PORT": str(self.alertmanager_port),
             "GRAFANA_PORT": str(free_port()),
+            # the dev overlay publishes each sidecar and the dev sink on the host's loopback
+            **{f"{name.upper()}_PORT": str(free_port()) for name in (*SIDECARS, "devsink")},
         }
 
     def make(self, *targets: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,6 +121,36 @@ def test_read_only_proxy_refuses_writes_and_exec(stack: Stack) -> None:
     out = stack.docker("exec", stack.container("compliance")["Id"], "python3", "-c", probe)
     assert "create 403" in out and "exec 403" in out, out
     assert "list " in out
+
+
+def test_make_demo_shows_the_alert_arrive_by_email_and_rocket_chat(stack: Stack) -> None:
+    # issue 12: right after `make up`, `make demo` stops a monitored container, shows the
+    # TargetDown email and Rocket.Chat message from the dev sinks with their delays, and
+    # restores the container (resolved notices included)
+    demo = stack.make("demo", timeout=400)
+    out = demo.stdout
+    assert demo.returncode == 0, f"make demo failed:\n{out}\n{demo.stderr}"
+    assert out.count("email       arrived") == 2 and out.count("rocketchat  arrived") == 2
+    assert "Subject: [FIRING:1] TargetDown local" in out
+    assert "Subject: [RESOLVED] TargetDown local" in out
+    assert stack.container("blackbox-exporter")["State"]["Running"] is True
+
+
+def test_no_notification_was_dropped_at_start(stack: Stack) -> None:
+    # issue 12: Prometheus starts after Alertmanager is healthy, so its first alerts are sent
+    samples = stack.prometheus("/api/v1/query?query=prometheus_notifications_dropped_total")
+    assert samples["result"], "prometheus_notifications_dropped_total not exported"
+    assert [float(s["value"][1]) for s in samples["result"]] == [0.0]
+
+
+@pytest.mark.parametrize("service", SIDECARS)
+def test_sidecar_metrics_are_on_a_loopback_port(stack: Stack, service: str) -> None:
+    # issue 12: /metrics of every sidecar reachable from the host in dev (docs/dev.md)
+    port = stack.env[f"{service.upper()}_PORT"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:  # noqa: S310
+        assert "napops_build_info{" in resp.read().decode()
+    [binding] = stack.container(service)["HostConfig"]["PortBindings"]["8000/tcp"]
+    assert binding["HostIp"] == "127.0.0.1"
 
 
 def test_make_up_refuses_a_broken_compose_file_and_touches_nothing(

@@ -320,9 +320,109 @@ def test_the_repository_stacks_declare_the_secrets_the_sidecars_need() -> None:
         [str(SCRIPT), "--env", "dev", "--dry-run"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
-    for name in ("audit_key", "relay_token", "smtp_password", "rocketchat_webhook_url"):
+    for name in ("audit_key", "relay_token", "smtp_password"):
         assert f" {name} for " in proc.stdout
+    # dev's Rocket.Chat webhook is the dev sink's committed URL, not a generated placeholder
+    assert "rocketchat_webhook_url" not in proc.stdout
+    prod = subprocess.run(
+        [str(SCRIPT), "--env", "prod", "--dry-run", "--stacks", "napops"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert prod.returncode == 0 and " rocketchat_webhook_url for relay" in prod.stdout
     line = next(x for x in proc.stdout.splitlines() if " audit_key for " in x)
     assert all(s in line for s in ("relay", "certs", "deploy", "backup", "compliance"))
     line = next(x for x in proc.stdout.splitlines() if " relay_token for " in x)
     assert "alertmanager" in line and "relay" in line
+
+
+TWO_STACKS = {
+    "a.yml": STACK_A,
+    "b.yml": """\
+services:
+  other:
+    image: busybox
+    secrets: [b_only]
+secrets:
+  b_only:
+    file: ../secrets/${NAPOPS_ENV:?}/b_only
+""",
+}
+
+
+def test_only_the_secrets_of_the_named_stacks_are_created(compose_dir: Path) -> None:
+    (compose_dir / "env" / "dev" / "b.env").write_text("NAPOPS_ENV=dev\n")
+    (compose_dir / "stacks" / "b.yml").write_text(TWO_STACKS["b.yml"])
+    proc = run(compose_dir, "--env", "dev", "--stacks", "b")
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in (compose_dir / "secrets" / "dev").iterdir()] == ["b_only"]
+    assert "stacks b" in proc.stdout
+    bad = run(compose_dir, "--env", "dev", "--stacks", "b nope")
+    assert bad.returncode == 2 and "unknown stack(s) nope" in bad.stderr
+
+
+def test_make_up_creates_only_the_local_stacks_secrets() -> None:
+    make = subprocess.run(
+        ["make", "-n", "--no-print-directory", "up", "ENV=dev"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    sub = subprocess.run(
+        ["make", "-n", "--no-print-directory", "secrets-local", "ENV=dev"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "secrets-local" in make.stdout
+    assert 'secrets-gen --env dev --stacks "monitoring agents napops"' in sub.stdout
+
+
+def read_as(uid: int, path: Path) -> subprocess.CompletedProcess[str]:
+    setpriv = require_tool("setpriv")
+    return subprocess.run(
+        [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "cat", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving files away and switching users need root")
+def test_an_unprivileged_host_user_cannot_read_a_secret(compose_dir: Path, tmp_path: Path) -> None:
+    # a folder every user can reach (pytest's own tmp folder is root's 0700, which would hide
+    # the secrets whatever secrets-gen did), with a secrets folder left open by an earlier run
+    import shutil
+    import tempfile
+
+    open_root = Path(tempfile.mkdtemp(prefix="newcomer-secrets-"))
+    try:
+        open_root.chmod(0o755)
+        work = open_root / "compose"
+        shutil.copytree(compose_dir, work)
+        work.chmod(0o755)
+        folder = work / "secrets" / "dev"
+        folder.mkdir(parents=True)
+        folder.chmod(0o755)
+        (work / "secrets").chmod(0o755)
+        # control: with the folder open, the host user with the container's uid reads it
+        probe = folder / "probe"
+        probe.write_text("x")
+        os.chown(probe, 65532, 65532)
+        probe.chmod(0o600)
+        assert read_as(65532, probe).returncode == 0
+        probe.unlink()
+        proc = run(work, "--env", "dev")
+        assert proc.returncode == 0, proc.stderr
+        assert "closed" in proc.stdout and "mode 0755 -> 0700" in proc.stdout
+        st = folder.stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 0, 0o700)
+        secret = folder / "db_password"
+        assert secret.stat().st_uid == 65532  # its container's user owns it ...
+        denied = read_as(65532, secret)  # ... yet the host user with that uid cannot read it
+        assert denied.returncode != 0 and "Permission denied" in denied.stderr
+    finally:
+        shutil.rmtree(open_root)

@@ -1,5 +1,6 @@
 #!/bin/sh
-# certbot container entry: obtain missing certificates for CERTBOT_DOMAINS (webroot, HTTP-01
+# certbot container entry: obtain missing certificates for CERTBOT_DOMAINS (space-separated;
+# an entry "a,b" is one certificate for both names, stored under a) (webroot, HTTP-01
 # through nginx on port 80), then renew every CERTBOT_INTERVAL_SECONDS. certbot renews only
 # certificates within 30 days of expiry; the deploy hook asks nginx to reload after a renewal.
 # A failure is logged and retried next pass: the certs exporter alerts long before expiry.
@@ -11,11 +12,12 @@ HOOK=/etc/napops/certbot-deploy-hook.sh
 log() { printf '{"service":"certbot","event":"%s","detail":"%s"}\n' "$1" "$2"; }
 
 while :; do
+    # one certificate per entry; "a,b" is one certificate naming both, stored under a
     for domain in ${CERTBOT_DOMAINS:-}; do
-        [ -e "/etc/letsencrypt/live/$domain/fullchain.pem" ] && continue
+        [ -e "/etc/letsencrypt/live/${domain%%,*}/fullchain.pem" ] && continue
         if certbot certonly --non-interactive --agree-tos --email "$CERTBOT_EMAIL" \
             --server "$CERTBOT_SERVER" --webroot -w /var/www/acme -d "$domain" \
-            --deploy-hook "$HOOK"; then
+            --cert-name "${domain%%,*}" --deploy-hook "$HOOK"; then
             log issued "$domain"
         else
             log issue_failed "$domain"

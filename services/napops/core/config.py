@@ -168,9 +168,14 @@ def common_schema(service: str, section: Schema | None = None) -> Schema:
             },
         },
     }
+    schema: Schema = {"type": "object", "additionalProperties": False, "properties": props}
     if section is not None:
         props[service] = section
-    return {"type": "object", "additionalProperties": False, "properties": props}
+        if section.get("required"):
+            # a section with required keys cannot be left out: without this an empty file
+            # would pass --check-config and then fail at start on the first missing key
+            schema["required"] = [service]
+    return schema
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -1,5 +1,9 @@
 """JSON log lines on stdout: ts, level, service, event, message and any ids passed in ``extra``.
 
+``ts`` is RFC 3339 in the process's time zone (``TZ``; the Compose stacks set the estate's,
+Asia/Bangkok, the zone the relay's messages use) with its offset always written, so a log line
+and a message saying "failing since 09:58" read alike and neither is ambiguous.
+
 Secret values registered with :func:`setup` are replaced by ``***`` wherever they appear,
 so a secret that slips into a message or an exception is still never written.
 """
@@ -27,7 +31,9 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         doc: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC)
+            .astimezone()
+            .isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "service": self.service,
             "logger": record.name,

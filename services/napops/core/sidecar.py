@@ -106,6 +106,8 @@ def build(
     jobs = Jobs(registry, audit, config["timezone"])
     locks = Locks(os.path.join(config["state_dir"], "locks"), registry)
     ctx = Context(service, config, registry, app, checks, audit, jobs, locks)
+    if audit is not None:  # the genesis record of a fresh trail, and its record count
+        ctx.on_start.append(lambda: audit.start(registry))
     if setup is not None:
         try:
             setup(ctx)

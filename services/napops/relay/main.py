@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core import sidecar
 from ..core.checks import writable_dir
-from . import app, channels
+from . import app, channels, reachability
 from .outbox import Outbox
 from .schema import SECTION
 from .service import Relay
@@ -31,6 +31,7 @@ def setup(ctx: sidecar.Context) -> None:
     ctx.ready_checks["state_dir"] = writable_dir(section["state_dir"])
     ctx.ready_checks["outbox"] = lambda: _outbox_readable(outbox)
     ctx.ready_checks["channels"] = lambda: _has_channels(relay)
+    ctx.ready_checks["channels_reachable"] = reachability.ready_check(section)
     ctx.on_start.append(relay.start)
     ctx.on_shutdown += [relay.stop, outbox.close]
 

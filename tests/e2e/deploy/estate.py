@@ -31,6 +31,7 @@ from helpers import ROOT, free_port, wait_for
 EDGE = ROOT / "compose" / "config" / "edge"
 APP = Path(__file__).resolve().parent / "app"
 DOMAIN = "np-dms.test"
+SITE = "backend"  # templates/backend.conf.template: backend.<domain>, every path to the backend
 NGINX_IMAGE = "napops-local/nginx:1.22-debian12"
 PYTHON_IMAGE = "napops-local/python:3.11-bookworm"
 
@@ -125,15 +126,18 @@ def drop_local(*tags: str) -> None:
 def backport(text: str, upstreams: dict[str, str]) -> str:
     text = text.replace("listen 443 ssl;", "listen 443 ssl http2;").replace("http2 on;", "")
     for name, target in upstreams.items():
-        text = text.replace(
-            f"proxy_pass http://{name};",
-            f"set $napops_upstream_{name} {target}; proxy_pass http://$napops_upstream_{name};",
+        text = re.sub(
+            rf"proxy_pass http://{name}(/[^;]*)?;",
+            lambda m, n=name, t=target: (
+                f"set $napops_upstream_{n} {t}; proxy_pass http://$napops_upstream_{n}{m[1] or ''};"
+            ),
+            text,
         )
     return text.replace("/var/run/nginx.pid", "/tmp/nginx.pid")
 
 
 def render_edge(root: Path) -> Path:
-    """/etc/nginx of the edge as edge-start.sh leaves it (dms site enabled), under root."""
+    """/etc/nginx of the edge as edge-start.sh leaves it (the backend site enabled)."""
     nginx = root / "nginx"
     for sub in ("conf.d", "snippets"):
         shutil.copytree(EDGE / sub, nginx / sub)
@@ -148,10 +152,10 @@ def render_edge(root: Path) -> Path:
         (nginx / "upstreams" / path.name).write_text(f"# {path.name}: backported into the sites\n")
     shutil.copy("/etc/nginx/mime.types", nginx / "mime.types")
     (nginx / "enabled").mkdir()
-    site = (EDGE / "templates" / "dms.conf.template").read_text().replace("${NAP_DOMAIN}", DOMAIN)
-    (nginx / "enabled" / "dms.conf").write_text(site)
-    live = root / "letsencrypt" / "live" / f"dms.{DOMAIN}"
-    self_signed(live / "fullchain.pem", live / "privkey.pem", f"dms.{DOMAIN}", ip=None)
+    site = (EDGE / "templates" / f"{SITE}.conf.template").read_text()
+    (nginx / "enabled" / f"{SITE}.conf").write_text(site.replace("${NAP_DOMAIN}", DOMAIN))
+    live = root / "letsencrypt" / "live" / f"{SITE}.{DOMAIN}"
+    self_signed(live / "fullchain.pem", live / "privkey.pem", f"{SITE}.{DOMAIN}", ip=None)
     for path in nginx.rglob("*.conf"):
         path.write_text(backport(path.read_text(), upstreams))
     (nginx / "nginx.conf").write_text(backport((EDGE / "nginx.conf").read_text(), upstreams))
@@ -174,7 +178,7 @@ class Estate:
 
     @property
     def host(self) -> str:
-        return f"dms.{DOMAIN}"
+        return f"{SITE}.{DOMAIN}"
 
     def compose(
         self, stack: str, *args: str, env: dict[str, str] | None = None

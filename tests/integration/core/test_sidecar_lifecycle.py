@@ -148,4 +148,3 @@ def test_a_bad_schedule_is_a_configuration_error(tmp_path: Path) -> None:
         timeout=20,
     )
     assert check.returncode == 2 and "not a valid cron" in check.stderr
-

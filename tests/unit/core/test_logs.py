@@ -43,3 +43,21 @@ def test_secrets_are_scrubbed_from_messages_and_exceptions() -> None:
     assert json.dumps(secret)[1:-1] not in out
     assert out.count("***") >= 3
     assert all(json.loads(line) for line in out.splitlines())
+
+
+def test_timestamp_is_in_the_process_zone_with_its_offset(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import time
+    from datetime import datetime
+
+    monkeypatch.setenv("TZ", "Asia/Bangkok")
+    time.tzset()
+    try:
+        stream = capture([])
+        before = time.time()
+        logging.getLogger("napops.test").info("tick")
+        doc = json.loads(stream.getvalue().strip())
+        assert doc["ts"].endswith("+07:00")
+        assert abs(datetime.fromisoformat(doc["ts"]).timestamp() - before) < 60
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

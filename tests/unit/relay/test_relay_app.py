@@ -79,8 +79,13 @@ def test_watchdog_heartbeat(ctx):
 
 
 def test_readyz_checks_outbox_and_channels(ctx):
-    body = ctx.app.test_client().get("/readyz").get_json()
-    assert body["checks"] == {"state_dir": "ok", "outbox": "ok", "channels": "ok"}
+    resp = ctx.app.test_client().get("/readyz")
+    checks = resp.get_json()["checks"]
+    assert resp.status_code == 503  # configured, but the webhook's port 9 answers nothing
+    assert {k: checks[k] for k in ("state_dir", "outbox", "channels")} == dict.fromkeys(
+        ("state_dir", "outbox", "channels"), "ok"
+    )
+    assert "rocketchat configured but unreachable" in checks["channels_reachable"]
 
 
 def test_relay_notices_are_written_to_the_audit_trail(tmp_path):
@@ -95,7 +100,7 @@ def test_relay_notices_are_written_to_the_audit_trail(tmp_path):
     }
     config = configmod.load(configmod.common_schema("relay", SECTION), None, environ=env)
     c = sidecar.build("relay", SECTION, config, relay_main.setup)
-    relay = c.on_start[0].__self__  # the Relay whose start() is the on_start hook
+    relay = next(h.__self__ for h in c.on_start if hasattr(h, "__self__"))  # Relay.start
     relay.notify("monitoring pipeline down", "text", "critical", "firing")
     for hook in c.on_shutdown:
         hook()
