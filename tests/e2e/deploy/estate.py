@@ -215,14 +215,29 @@ class Estate:
         return doc
 
     def get(self) -> str:
+        """GET the version through the edge (TLS with the site's name as SNI)."""
+        import http.client
         import ssl
-        import urllib.request
 
         ctx = ssl.create_default_context()
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        req = urllib.request.Request(self.url, headers={"Host": self.host})
-        with urllib.request.urlopen(req, timeout=5, context=ctx) as resp:
-            return str(resp.read().decode().strip())
+        host = self.host
+
+        class Sni(http.client.HTTPSConnection):
+            def connect(self) -> None:
+                http.client.HTTPConnection.connect(self)
+                self.sock = ctx.wrap_socket(self.sock, server_hostname=host)
+
+        conn = Sni("127.0.0.1", self.edge_port, timeout=5, context=ctx)
+        try:
+            conn.request("GET", "/api/version", headers={"Host": host})
+            resp = conn.getresponse()
+            body = resp.read().decode().strip()
+            if resp.status != 200:
+                raise OSError(f"status {resp.status}: {body[:80]}")
+            return body
+        finally:
+            conn.close()
 
 
 # bash's /dev/tcp: a check that costs no interpreter start-up on a busy machine

@@ -34,9 +34,18 @@ seconds: dict[int, Counter[str]] = defaultdict(Counter)
 done = threading.Event()
 
 
+class SniConnection(http.client.HTTPSConnection):
+    """HTTPS to the address in the URL, with HOST as the TLS server name (SNI): the edge
+    refuses a handshake without a name it serves."""
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = CTX.wrap_socket(self.sock, server_hostname=HOST)
+
+
 def connect() -> http.client.HTTPConnection:
     if PARTS.scheme == "https":
-        return http.client.HTTPSConnection(PARTS.hostname, PARTS.port, timeout=30, context=CTX)
+        return SniConnection(PARTS.hostname, PARTS.port, timeout=30, context=CTX)
     return http.client.HTTPConnection(PARTS.hostname, PARTS.port, timeout=30)
 
 
