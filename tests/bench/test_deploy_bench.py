@@ -129,30 +129,39 @@ def test_deploy_benchmark(tmp_path: Path) -> None:
     with registry(tmp_path / "registry") as addr:
         images = build_and_push(addr)
         drop_local(*images.values())
-        with estate(tmp_path / "estate", images["v1"]) as est:
-            section = section_for(est, verify_seconds=5)
-            section["rules"] = [
-                {
-                    "repository": "gitea/webhooks",
-                    "events": ["release"],
-                    "tag": "v*",
-                    "service": "backend",
-                    "environment": "e2e",
-                    "image": addr + "/deploy-e2e/app:{tag}",
-                }
-            ]
-            car = Sidecar(tmp_path / "sidecar", section).start()
-            poller = Poller(est)
-            try:
-                bg = blue_green(est, car, poller, tmp_path)
-                rb = rollbacks(est, car, tmp_path)
-                base = compose_baseline(est, images, poller, tmp_path)
-            finally:
-                poller.close()
-                car.stop()
-        drop_local(*images.values())
+        try:
+            bg, rb, base = run_all(addr, images, tmp_path)
+        finally:
+            drop_local(*images.values())
     record(bg, rb, base)
     assert bg["failed"] == 0 and rb["failed"] == 0, (bg, rb)
+
+
+def run_all(
+    addr: str, images: dict[str, str], tmp_path: Path
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    with estate(tmp_path / "estate", images["v1"]) as est:
+        section = section_for(est, verify_seconds=5)
+        section["rules"] = [
+            {
+                "repository": "gitea/webhooks",
+                "events": ["release"],
+                "tag": "v*",
+                "service": "backend",
+                "environment": "e2e",
+                "image": addr + "/deploy-e2e/app:{tag}",
+            }
+        ]
+        car = Sidecar(tmp_path / "sidecar", section).start()
+        poller = Poller(est)
+        try:
+            bg = blue_green(est, car, poller, tmp_path)
+            rb = rollbacks(est, car, tmp_path)
+            base = compose_baseline(est, images, poller, tmp_path)
+        finally:
+            poller.close()
+            car.stop()
+    return bg, rb, base
 
 
 def blue_green(est: Estate, car: Sidecar, poller: Poller, tmp: Path) -> dict[str, Any]:
