@@ -16,6 +16,7 @@ from . import __version__
 from .certs import cli as certs_cli
 from .compliance import cli as compliance_cli
 from .core import audit, jobcli
+from .deploy import cli as deploy_cli
 from .devsink import cli as devsink_cli
 from .relay import cli as relay_cli
 
@@ -110,6 +111,7 @@ REGISTRARS.append(devsink_cli.register)
 REGISTRARS.append(certs_cli.register)
 REGISTRARS.append(compliance_cli.register)
 REGISTRARS.append(compliance_cli.register_drift)
+REGISTRARS.append(deploy_cli.register)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -72,6 +72,12 @@ def minimal_config(service: str, section_schema: Any, state: Path) -> dict[str, 
         }
     if service == "compliance":
         section = {"policy_file": str(ROOT / "compose" / "policy.yml")}
+    if service == "deploy":
+        # one service in one environment: its napops_deploy_* series are declared at start
+        section = {
+            "services": {"backend": {"stack": "apps"}},
+            "environments": {"prod": {"edge": {"project": "napops-prod-edge"}}},
+        }
     declared = (section_schema or {}).get("properties", {})
     section = {k: v for k, v in section.items() if k in declared}
     return {service: section} if section else {}
