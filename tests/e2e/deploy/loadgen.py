@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from urllib.parse import urlsplit
 
 URL, HOST, CONNECTIONS, STOPFILE = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+MAX_SECONDS = 900
 PARTS = urlsplit(URL)
 CTX = ssl.create_default_context()
 CTX.check_hostname = False
@@ -114,7 +115,11 @@ def main() -> None:
     threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in kinds]
     for t in threads:
         t.start()
-    while not os.path.exists(STOPFILE):
+    parent = os.getppid()
+    # bounded: stop when asked, when the test that started us is gone, or after 15 minutes
+    while not os.path.exists(STOPFILE) and os.getppid() == parent:
+        if time.monotonic() - START > MAX_SECONDS:
+            break
         time.sleep(0.1)
     done.set()
     for t in threads:
