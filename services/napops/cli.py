@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
+from .backup import cli as backup_cli
 from .core import audit, jobcli
 from .relay import cli as relay_cli
 
@@ -66,6 +67,7 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_trail]
 """Each later subsystem appends a function that adds its subcommand."""
 REGISTRARS.append(relay_cli.register)
 REGISTRARS.append(jobcli.register)
+REGISTRARS.append(backup_cli.register)
 
 
 def parser() -> argparse.ArgumentParser:
