@@ -69,6 +69,9 @@ def minimal_config(service: str, section_schema: Any, state: Path) -> dict[str, 
             # A closed port on loopback: building the sidecar must not deliver anything.
             "channels": {"rocketchat": {"webhook_url": "http://127.0.0.1:9/hooks/test"}},
         }
+    elif service == "backup":
+        # one declared item: its napops_backup_* series are exported before it first runs
+        section = {"items": [{"service": "mariadb", "strategy": "mariadb", "container": "db"}]}
     declared = (section_schema or {}).get("properties", {})
     section = {k: v for k, v in section.items() if k in declared}
     return {service: section} if section else {}

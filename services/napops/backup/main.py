@@ -246,7 +246,8 @@ JOBS = {
 def setup(ctx: sidecar.Context) -> None:
     svc = BackupService.from_context(ctx)
     ctx.app.config["napops.backup"] = svc
-    metrics.register(ctx.registry, svc.state)
+    declared = [(i["service"], i["strategy"]) for i in ctx.section["items"]]
+    metrics.register(ctx.registry, svc.state, declared)
     sched: dict[str, Any] = ctx.section["schedules"]
     for name, group in JOBS.items():
         ctx.add_job(

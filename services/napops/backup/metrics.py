@@ -4,7 +4,8 @@ mode (subset or full)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -28,14 +29,23 @@ ITEM_GAUGES = (
 
 
 class BackupCollector(Collector):
-    def __init__(self, state: State):
-        self.state = state
+    """``declared`` (service, kind) pairs are exported as zeros until they first run, so a
+    never-run item shows (and alerts) instead of being missing."""
+
+    def __init__(self, state: State, declared: Sequence[tuple[str, str]] = ()):
+        self.state, self.declared = state, list(declared)
 
     def collect(self) -> Iterator[Any]:
         data = self.state.load()
-        yield from _items(data["items"])
-        yield from _drills(data["drills"])
-        yield from _verify(data["verify"])
+        items, drills = dict(data["items"]), dict(data["drills"])
+        for service, kind in self.declared:
+            key = f"{service}/{kind}"
+            items.setdefault(key, {"service": service, "kind": kind, "ok": False})
+            drills.setdefault(key, {"service": service, "kind": kind, "ok": False})
+        verify = {"subset": {}, "full": {}} | dict(data["verify"])
+        yield from _items(items)
+        yield from _drills(drills)
+        yield from _verify(verify)
         yield from _repository(data["repository"])
 
 
@@ -120,9 +130,8 @@ def _repository(repo: dict[str, Any]) -> Iterator[Any]:
         ("capacity_bytes", "capacity_bytes", "Size of the repository's filesystem."),
         ("checked_timestamp_seconds", "checked", "When free space and size were last measured."),
     ):
-        fam = GaugeMetricFamily(f"napops_backup_repository_{name}", doc)
-        if key in repo:
-            fam.add_metric([], float(repo[key]))
+        fam = GaugeMetricFamily(f"napops_backup_repository_{name}", doc + " NaN: not measured yet.")
+        fam.add_metric([], float(repo[key]) if key in repo else math.nan)
         yield fam
     stale = CounterMetricFamily(
         "napops_backup_stale_locks_removed",
@@ -132,5 +141,7 @@ def _repository(repo: dict[str, Any]) -> Iterator[Any]:
     yield stale
 
 
-def register(registry: CollectorRegistry, state: State) -> None:
-    registry.register(BackupCollector(state))
+def register(
+    registry: CollectorRegistry, state: State, declared: Sequence[tuple[str, str]] = ()
+) -> None:
+    registry.register(BackupCollector(state, declared))

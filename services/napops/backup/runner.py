@@ -137,6 +137,23 @@ class Runner:
         except ResticError as exc:
             raise RunRefused(str(exc)) from None
 
+    def preflight(self, items: Iterable[Item]) -> dict[str, str]:
+        """Ask every item's server before anything runs. A declaration the server
+        contradicts (a missing database, refused credentials) refuses the whole run; a
+        container or engine that does not answer fails only that item (returned)."""
+        problems: list[str] = []
+        unavailable: dict[str, str] = {}
+        for item in items:
+            try:
+                strategies.get(item.strategy).preflight(self.engine, item)
+            except StrategyError as exc:
+                problems.append(f"At '{item.key}': {exc}")
+            except DockerError as exc:
+                unavailable[item.key] = f"not reachable before the run: {exc}"
+        if problems:
+            raise RunRefused("the servers contradict the declarations:\n" + "\n".join(problems))
+        return unavailable
+
     def measure(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"checked": self.clock()}
         space = free_space(self.restic.repository)
@@ -166,6 +183,7 @@ class Runner:
                 f"the repository has {facts['free_bytes'] / 2**30:.1f} GiB free, less than the "
                 f"{self.settings.min_free_bytes / 2**30:.1f} GiB floor: no backup started"
             )
+        unavailable = self.preflight(items)
         locks = remove_stale_locks(self.restic, run_log)
         if locks["removed"]:
             removed = len(locks["removed"])
@@ -182,7 +200,10 @@ class Runner:
             max_workers=max(1, self.settings.parallelism), thread_name_prefix="backup-item"
         ) as pool:
             futures = [
-                pool.submit(self._guarded, item, run_id, run_log, should_stop) for item in items
+                pool.submit(
+                    self._guarded, item, run_id, run_log, should_stop, unavailable.get(item.key)
+                )
+                for item in items
             ]
             for fut in futures:
                 results.append(fut.result())
@@ -214,11 +235,18 @@ class Runner:
         return summary
 
     def _guarded(
-        self, item: Item, run_id: str, run_log: Any, should_stop: Callable[[], bool]
+        self,
+        item: Item,
+        run_id: str,
+        run_log: Any,
+        should_stop: Callable[[], bool],
+        unavailable: str | None = None,
     ) -> ItemResult:
         result = ItemResult(item.service, item.kind, started=self.clock())
         if should_stop():
             result.error = "not started: shutting down"
+        elif unavailable:
+            result.error = unavailable
         else:
             try:
                 self._item(item, run_id, result, run_log)
@@ -247,7 +275,6 @@ class Runner:
 
     def _item(self, item: Item, run_id: str, result: ItemResult, run_log: Any) -> None:
         strategy = strategies.get(item.strategy)
-        strategy.preflight(self.engine, item)
         tags = {
             "service": item.service,
             "kind": item.kind,
