@@ -84,7 +84,8 @@ def backup_run(args: argparse.Namespace) -> int:
 def _print_outcome(o: Outcome) -> None:
     verdict = "OK" if o.ok else "FAILED"
     print(
-        f"  {o.key}: {verdict} ({o.to}, snapshot {o.snapshot}, {o.compared} compared, {o.duration_seconds:.1f}s)"
+        f"  {o.key}: {verdict} ({o.to}, snapshot {o.snapshot}, {o.compared} compared, "
+        f"{o.duration_seconds:.1f}s)"
     )
     if o.target:
         print(f"    restored into {o.target} (kept: remove it with docker rm -f -v {o.target})")
@@ -143,7 +144,8 @@ def dr_restore(args: argparse.Namespace) -> int:
         else:
             verdict = "ok" if out.ok else f"FAILED: {out.error or '; '.join(out.differences[:3])}"
             print(
-                f"  [{done}/{total}] {key}: {verdict} ({out.compared} compared, {out.duration_seconds:.1f}s)",
+                f"  [{done}/{total}] {key}: {verdict} "
+                f"({out.compared} compared, {out.duration_seconds:.1f}s)",
                 file=sys.stderr,
                 flush=True,
             )

@@ -138,10 +138,10 @@ def plan(
         items[item.key] = item
     if use_labels:
         for name, labels in containers:
-            item, found = from_labels(name, labels)
+            labelled, found = from_labels(name, labels)
             problems += found
-            if item is not None and item.key not in items:
-                items[item.key] = item
+            if labelled is not None and labelled.key not in items:
+                items[labelled.key] = labelled
     for item in items.values():
         if not _NAME.match(item.service):
             problems.append(

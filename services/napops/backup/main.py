@@ -64,7 +64,7 @@ SECTION: Schema = {
             "type": "string",
             "default": "/var/lib/napops/backup/cache",
             "description": "restic's cache directory.",
-            "examples": ["/tmp/restic-cache"],
+            "examples": ["/var/cache/restic"],
         },
         "timeout_seconds": {
             "type": "number",
@@ -144,6 +144,13 @@ SECTION: Schema = {
                     "examples": [False],
                 },
             },
+        },
+        "compose_project": {
+            "type": "string",
+            "default": "",
+            "description": "Compose project whose services `container: compose:<service>` "
+            "names (empty: any project).",
+            "examples": ["napops-prod"],
         },
         "labels": {
             "type": "boolean",

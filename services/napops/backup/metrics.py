@@ -42,7 +42,7 @@ class BackupCollector(Collector):
             key = f"{service}/{kind}"
             items.setdefault(key, {"service": service, "kind": kind, "ok": False})
             drills.setdefault(key, {"service": service, "kind": kind, "ok": False})
-        verify = {"subset": {}, "full": {}} | dict(data["verify"])
+        verify: dict[str, Any] = {"subset": {}, "full": {}} | dict(data["verify"])
         yield from _items(items)
         yield from _drills(drills)
         yield from _verify(verify)

@@ -164,7 +164,7 @@ class Restic:
     def env(self) -> dict[str, str]:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": os.environ.get("HOME", "/tmp"),
+            "HOME": os.environ.get("HOME", "/root"),
             "RESTIC_REPOSITORY": self.repository,
             "RESTIC_PASSWORD_FILE": self.password_file,
             "RESTIC_PROGRESS_FPS": "0.2",
@@ -339,7 +339,7 @@ class Restic:
 
     # -- maintenance -------------------------------------------------------------------------
     def forget_prune(self, daily: int, weekly: int, monthly: int) -> str:
-        """Apply the retention policy, per group of the same host and path (each part of each item), and prune."""
+        """Apply the retention policy per host and path (each part of each item); prune."""
         res = self.call(
             "forget",
             "--prune",

@@ -64,7 +64,8 @@ class BackupService:
         if self.section["labels"]:
             for c in self.engine.containers(labels={"napops.backup.strategy": None}):
                 containers.append((c.name, dict(c.labels)))
-        found = plan(self.section["items"], containers, self.section["labels"])
+        configured = [self._resolve(dict(entry)) for entry in self.section["items"]]
+        found = plan(configured, containers, self.section["labels"])
         chosen = [
             i
             for i in found
@@ -74,6 +75,24 @@ class BackupService:
             known = ", ".join(sorted({i.service for i in found})) or "none"
             raise RunRefused(f"no backup item for service {service!r} (declared: {known})")
         return chosen
+
+    def _resolve(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """``container: compose:<service>`` names the container of that Compose service (in
+        ``compose_project`` when set), so one configuration serves every environment."""
+        name = str(entry.get("container", ""))
+        if name.startswith("compose:"):
+            project = self.section.get("compose_project") or None
+            found = self.engine.containers(service=name[len("compose:") :], project=project)
+            if len(found) != 1:
+                where = f"project {project}" if project else "any project"
+                raise PlanError(
+                    [
+                        f"At 'backup.items ({entry.get('service')})': {len(found)} running "
+                        f"containers of Compose service {name[8:]!r} in {where} (need exactly one)"
+                    ]
+                )
+            entry["container"] = found[0].name
+        return entry
 
     # -- jobs --------------------------------------------------------------------------------
     def backup_job(self, group: str | None) -> Callable[[RunContext], dict[str, Any]]:

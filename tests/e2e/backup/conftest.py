@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from helpers import missing, require_docker, require_tool, wait_for
 
 MARIADB = "napops-local/mariadb:10.11-debian12"
@@ -48,8 +49,15 @@ class Estate:
     def name(self, what: str) -> str:
         return f"{self.prefix}-{what}"
 
-    def run(self, what: str, image: str, *args: str, env: dict[str, str] | None = None,
-            volumes: dict[str, str] | None = None, labels: dict[str, str] | None = None) -> str:
+    def run(
+        self,
+        what: str,
+        image: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        volumes: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> str:
         name = self.name(what)
         argv = ["run", "-d", "--name", name, "--label", f"napops.test={self.prefix}"]
         for k, v in (env or {}).items():
@@ -65,25 +73,41 @@ class Estate:
         return name
 
     def mariadb(self, what: str = "mariadb", **kw: Any) -> str:
-        name = self.run(what, MARIADB, env={"MARIADB_ROOT_PASSWORD": "rootpw", "MARIADB_DATABASE": "app"},
-                        volumes={f"{what}-data": "/var/lib/mysql"}, **kw)
+        name = self.run(
+            what,
+            MARIADB,
+            env={"MARIADB_ROOT_PASSWORD": "rootpw", "MARIADB_DATABASE": "app"},
+            volumes={f"{what}-data": "/var/lib/mysql"},
+            **kw,
+        )
         wait_for(lambda: maria(name, "SELECT 1") == "1", 120, what=f"{name} ready")
         return name
 
     def postgres(self, what: str = "postgres", **kw: Any) -> str:
-        name = self.run(what, POSTGRES, env={"POSTGRES_PASSWORD": "pgpw", "POSTGRES_DB": "n8n"},
-                        volumes={f"{what}-data": "/var/lib/postgresql/data"}, **kw)
+        name = self.run(
+            what,
+            POSTGRES,
+            env={"POSTGRES_PASSWORD": "pgpw", "POSTGRES_DB": "n8n"},
+            volumes={f"{what}-data": "/var/lib/postgresql/data"},
+            **kw,
+        )
         wait_for(lambda: pg(name, "n8n", "SELECT 1") == "1", 120, what=f"{name} ready")
         return name
 
     def redis(self, what: str = "redis", **kw: Any) -> str:
         name = self.run(what, REDIS, volumes={f"{what}-data": "/data"}, **kw)
-        wait_for(lambda: docker("exec", name, "redis-cli", "PING").strip() == "PONG", 60, what=f"{name} ready")
+        wait_for(
+            lambda: docker("exec", name, "redis-cli", "PING").strip() == "PONG",
+            60,
+            what=f"{name} ready",
+        )
         return name
 
     def files(self, what: str = "files", **kw: Any) -> str:
         # tini-less sleep: stop needs its timeout, so the image's init is used
-        return self.run(what, BASE, "sleep", "infinity", volumes={f"{what}-vol": "/srv/uploads"}, **kw)
+        return self.run(
+            what, BASE, "sleep", "infinity", volumes={f"{what}-vol": "/srv/uploads"}, **kw
+        )
 
     def destroy(self) -> None:
         ids = docker("ps", "-aq", "--filter", f"label=napops.test={self.prefix}").split()
@@ -101,7 +125,9 @@ def root_password(container: str) -> str:
 
 def maria(container: str, query: str, db: str = "app") -> str:
     pw = root_password(container)
-    return docker("exec", "-e", f"MYSQL_PWD={pw}", container, "mariadb", "-uroot", "-N", "-B", db, "-e", query).strip()
+    return docker(
+        "exec", "-e", f"MYSQL_PWD={pw}", container, "mariadb", "-uroot", "-N", "-B", db, "-e", query
+    ).strip()
 
 
 def pg(container: str, db: str, query: str) -> str:
@@ -147,35 +173,57 @@ class Napops:
 
     def init(self) -> None:
         self.repo.mkdir()
-        subprocess.run(["restic", "init", "-q", "-r", str(self.repo), "--password-file", str(self.password)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["restic", "init", "-q", "-r", str(self.repo), "--password-file", str(self.password)],
+            check=True,
+            capture_output=True,
+        )
 
     def item(self, service: str, strategy: str, container: str, **options: Any) -> None:
-        self.section["items"].append({"service": service, "strategy": strategy, "container": container, "options": options})
+        self.section["items"].append(
+            {"service": service, "strategy": strategy, "container": container, "options": options}
+        )
 
     def write(self) -> None:
-        self.config.write_text(yaml.safe_dump({"state_dir": str(self.state), "backup": self.section}))
+        self.config.write_text(
+            yaml.safe_dump({"state_dir": str(self.state), "backup": self.section})
+        )
 
     def popen(self, *args: str) -> subprocess.Popen[bytes]:
         self.write()
-        return subprocess.Popen([sys.executable, "-m", "napops.cli", *args, "--config", str(self.config)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        return subprocess.Popen(
+            [sys.executable, "-m", "napops.cli", *args, "--config", str(self.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.env,
+        )
 
     def __call__(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         self.write()
-        return subprocess.run([sys.executable, "-m", "napops.cli", *args, "--config", str(self.config)],
-                              capture_output=True, text=True, timeout=timeout, env=self.env)
+        return subprocess.run(
+            [sys.executable, "-m", "napops.cli", *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env,
+        )
 
     def run_json(self, *args: str) -> tuple[int, Any]:
         res = self(*args, "--json")
         try:
             return res.returncode, json.loads(res.stdout)
         except ValueError:
-            raise AssertionError(f"not JSON (exit {res.returncode}): {res.stdout}\n{res.stderr}") from None
+            raise AssertionError(
+                f"not JSON (exit {res.returncode}): {res.stdout}\n{res.stderr}"
+            ) from None
 
     def restic(self, *args: str) -> str:
-        res = subprocess.run(["restic", "-r", str(self.repo), "--password-file", str(self.password), *args],
-                             capture_output=True, text=True, timeout=300)
+        res = subprocess.run(
+            ["restic", "-r", str(self.repo), "--password-file", str(self.password), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert res.returncode == 0, res.stderr
         return res.stdout
 

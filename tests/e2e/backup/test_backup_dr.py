@@ -12,7 +12,7 @@ import pytest
 from conftest import Estate, Napops, docker, maria, pg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration" / "core"))
-from test_dockerhost import ssh_host  # noqa: E402,F401 - the real sshd fixture
+from test_dockerhost import ssh_host  # noqa: E402,F401,F811 - the real sshd fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,9 @@ def _facts(m: str, p: str, f: str) -> dict[str, object]:
         "docs": maria(m, "SELECT COUNT(*), SUM(id) FROM docs"),
         "checksum": maria(m, "CHECKSUM TABLE docs").split()[-1],
         "wf": pg(p, "n8n", "SELECT md5(string_agg(id || name, ',' ORDER BY id)) FROM wf"),
-        "files": docker("exec", f, "sh", "-c", "cd /srv && find uploads -type f | sort | xargs sha256sum"),
+        "files": docker(
+            "exec", f, "sh", "-c", "cd /srv && find uploads -type f | sort | xargs sha256sum"
+        ),
     }
 
 
@@ -32,9 +34,25 @@ def _estate(estate: Estate) -> tuple[str, str, str]:
 
 def test_disaster_recovery_rebuilds_every_service(estate: Estate, napops: Napops) -> None:
     m, p, f = _estate(estate)
-    maria(m, "CREATE TABLE docs (id INT PRIMARY KEY, body TEXT); INSERT INTO docs SELECT seq, REPEAT(MD5(seq), 5) FROM seq_1_to_5000;")
-    pg(p, "n8n", "CREATE TABLE wf (id serial PRIMARY KEY, name text); INSERT INTO wf (name) SELECT md5(g::text) FROM generate_series(1, 4000) g;")
-    docker("exec", f, "sh", "-c", "mkdir -p /srv/uploads/2026 && for i in $(seq 1 40); do head -c 4096 /dev/urandom > /srv/uploads/2026/doc$i.pdf; done")
+    maria(
+        m,
+        "CREATE TABLE docs (id INT PRIMARY KEY, body TEXT); "
+        "INSERT INTO docs SELECT seq, REPEAT(MD5(seq), 5) FROM seq_1_to_5000;",
+    )
+    pg(
+        p,
+        "n8n",
+        "CREATE TABLE wf (id serial PRIMARY KEY, name text); "
+        "INSERT INTO wf (name) SELECT md5(g::text) FROM generate_series(1, 4000) g;",
+    )
+    docker(
+        "exec",
+        f,
+        "sh",
+        "-c",
+        "mkdir -p /srv/uploads/2026 && for i in $(seq 1 40); do "
+        "head -c 4096 /dev/urandom > /srv/uploads/2026/doc$i.pdf; done",
+    )
     napops.item("mariadb", "mariadb", m)
     napops.item("n8n-db", "postgres", p)
     napops.item("uploads", "files", f, paths=["/srv/uploads"], stop=True, stop_timeout_seconds=1)
@@ -58,10 +76,18 @@ def test_disaster_recovery_rebuilds_every_service(estate: Estate, napops: Napops
 
 
 def test_a_run_through_ssh_reaches_the_engine_like_the_pull_model(
-    estate: Estate, napops: Napops, ssh_host: str
+    estate: Estate,
+    napops: Napops,
+    ssh_host: str,  # noqa: F811 - the fixture
 ) -> None:
     r = estate.redis()
-    docker("exec", r, "sh", "-c", "for i in $(seq 1 100); do echo \"SET k$i v$i\"; done | redis-cli --pipe")
+    docker(
+        "exec",
+        r,
+        "sh",
+        "-c",
+        'for i in $(seq 1 100); do echo "SET k$i v$i"; done | redis-cli --pipe',
+    )
     napops.env = dict(os.environ)  # PATH with the ssh wrapper of the fixture
     napops.item("cache", "redis", r)
     original = napops.write

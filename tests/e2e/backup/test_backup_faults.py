@@ -8,11 +8,10 @@ import json
 import os
 import signal
 import subprocess
-import threading
-import time
 
 import pytest
 from conftest import Estate, Napops, docker
+
 from helpers import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -27,12 +26,20 @@ def test_a_failing_dump_fails_its_item_alone(estate: Estate, napops: Napops) -> 
     r = estate.redis()
     f = estate.files()
     napops.item("cache", "redis", r)
-    napops.item("broken", "command", f, argv=["sh", "-c", "echo partial output; echo dump broke >&2; exit 3"])
+    napops.item(
+        "broken",
+        "command",
+        f,
+        argv=["sh", "-c", "echo partial output; echo dump broke >&2; exit 3"],
+    )
     code, run = napops.run_json("backup", "run")
     assert code == 1
     s = run["summary"]
     assert s["failed"] == ["broken/command"] and s["succeeded"] == ["cache/redis"]
-    assert "exit status 3" in s["errors"]["broken/command"] and "dump broke" in s["errors"]["broken/command"]
+    assert (
+        "exit status 3" in s["errors"]["broken/command"]
+        and "dump broke" in s["errors"]["broken/command"]
+    )
     assert s["pruned"] is False  # retention only after a run without failures
     # restic received the partial stream; it was forgotten, and no manifest marks it complete
     assert _snapshots(napops, "service=broken") == []
@@ -41,10 +48,19 @@ def test_a_failing_dump_fails_its_item_alone(estate: Estate, napops: Napops) -> 
     assert state["broken/command"]["ok"] is False and state["cache/redis"]["ok"] is True
 
 
-def test_a_container_stopped_for_its_backup_is_started_again_when_it_fails(estate: Estate, napops: Napops) -> None:
+def test_a_container_stopped_for_its_backup_is_started_again_when_it_fails(
+    estate: Estate, napops: Napops
+) -> None:
     f = estate.files()
     before = docker("inspect", "-f", "{{.State.StartedAt}}", f).strip()
-    napops.item("uploads", "files", f, paths=["/srv/uploads", "/no/such/path"], stop=True, stop_timeout_seconds=1)
+    napops.item(
+        "uploads",
+        "files",
+        f,
+        paths=["/srv/uploads", "/no/such/path"],
+        stop=True,
+        stop_timeout_seconds=1,
+    )
     code, run = napops.run_json("backup", "run")
     assert code == 1 and run["summary"]["failed"] == ["uploads/files"]
     assert "/no/such/path" in run["summary"]["errors"]["uploads/files"]
@@ -52,12 +68,24 @@ def test_a_container_stopped_for_its_backup_is_started_again_when_it_fails(estat
     assert docker("inspect", "-f", "{{.State.StartedAt}}", f).strip() != before  # it was stopped
 
 
-def test_a_stale_lock_of_a_killed_restic_is_removed_by_the_next_run(estate: Estate, napops: Napops) -> None:
+def test_a_stale_lock_of_a_killed_restic_is_removed_by_the_next_run(
+    estate: Estate, napops: Napops
+) -> None:
     r = estate.redis()
     napops.item("cache", "redis", r)
     killed = subprocess.Popen(
-        ["restic", "-r", str(napops.repo), "--password-file", str(napops.password), "backup", "--stdin"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "restic",
+            "-r",
+            str(napops.repo),
+            "--password-file",
+            str(napops.password),
+            "backup",
+            "--stdin",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     assert killed.stdin is not None
     killed.stdin.write(b"x" * 100000)
@@ -73,20 +101,23 @@ def test_a_stale_lock_of_a_killed_restic_is_removed_by_the_next_run(estate: Esta
     assert napops.state_doc()["repository"]["stale_locks_removed"] == 1
 
 
-def test_the_repository_lost_mid_run_fails_the_item_clearly_after_retries(estate: Estate, napops: Napops) -> None:
+def test_the_repository_lost_mid_run_fails_the_item_clearly_after_retries(
+    estate: Estate, napops: Napops
+) -> None:
     f = estate.files()
-    napops.item("slow", "command", f, argv=["sh", "-c", "head -c 3000000 /dev/urandom; sleep 4; head -c 1000 /dev/urandom"])
+    napops.item(
+        "slow",
+        "command",
+        f,
+        argv=["sh", "-c", "head -c 3000000 /dev/urandom; sleep 4; head -c 1000 /dev/urandom"],
+    )
     away = napops.repo.with_name("repo-away")
     proc = napops.popen("backup", "run", "--json")
 
-    def lose() -> None:
-        time.sleep(2.5)
-        napops.repo.rename(away)
-
-    t = threading.Thread(target=lose)
-    t.start()
+    # lost while restic is storing the stream (its lock is there), before the dump ends
+    wait_for(lambda: napops.restic("list", "locks", "--no-lock").split(), 120, what="restic's lock")
+    napops.repo.rename(away)
     out, err = proc.communicate(timeout=300)
-    t.join()
     run = json.loads(out)
     assert proc.returncode == 1, err
     error = run["summary"]["errors"]["slow/command"]
@@ -97,11 +128,19 @@ def test_the_repository_lost_mid_run_fails_the_item_clearly_after_retries(estate
     assert code == 0, run
 
 
-def test_the_cli_killed_mid_run_leaves_nothing_that_stops_the_next_run(estate: Estate, napops: Napops) -> None:
+def test_the_cli_killed_mid_run_leaves_nothing_that_stops_the_next_run(
+    estate: Estate, napops: Napops
+) -> None:
     f = estate.files()
-    napops.item("slow", "command", f, argv=["sh", "-c", "head -c 1000000 /dev/urandom; sleep 5; echo end"])
+    napops.item(
+        "slow", "command", f, argv=["sh", "-c", "head -c 1000000 /dev/urandom; sleep 5; echo end"]
+    )
     proc = napops.popen("backup", "run")
-    wait_for(lambda: napops.restic("list", "locks", "--no-lock").split(), 60, what="the run's restic lock")
+    wait_for(
+        lambda: napops.restic("list", "locks", "--no-lock").split(),
+        60,
+        what="the run's restic lock",
+    )
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     code, run = napops.run_json("backup", "run")
@@ -113,8 +152,13 @@ def test_the_cli_killed_mid_run_leaves_nothing_that_stops_the_next_run(estate: E
 
 
 def test_bad_input_is_refused_before_anything_runs(estate: Estate, napops: Napops) -> None:
-    m = estate.mariadb(labels={"napops.backup.strategy": "mariadb", "napops.backup.service": f"{estate.prefix}-db",
-                               "napops.backup.databases": "app,nosuchdb"})
+    m = estate.mariadb(
+        labels={
+            "napops.backup.strategy": "mariadb",
+            "napops.backup.service": f"{estate.prefix}-db",
+            "napops.backup.databases": "app,nosuchdb",
+        }
+    )
     napops.section["labels"] = True
     res = napops("backup", "run")
     assert res.returncode == 2, res.stdout + res.stderr

@@ -12,8 +12,17 @@ from napops.backup.state import State
 
 
 def test_compare_reports_every_difference() -> None:
-    manifest = {"tables": {"app.docs": 3000, "app.users": 5}, "newest": {"app.docs.updated_at": "2026-01-03 02:00:00"}}
-    assert compare(manifest, {"tables": {"app.docs": 3000, "app.users": 5}, "newest": {"app.docs.updated_at": "2026-01-03 02:00:00"}}) == (3006, [])
+    manifest = {
+        "tables": {"app.docs": 3000, "app.users": 5},
+        "newest": {"app.docs.updated_at": "2026-01-03 02:00:00"},
+    }
+    assert compare(
+        manifest,
+        {
+            "tables": {"app.docs": 3000, "app.users": 5},
+            "newest": {"app.docs.updated_at": "2026-01-03 02:00:00"},
+        },
+    ) == (3006, [])
     n, diffs = compare(manifest, {"tables": {"app.docs": 2999, "app.extra": 1}, "newest": {}})
     assert diffs == [
         "tables app.docs: expected 3000, restored 2999",
@@ -25,13 +34,45 @@ def test_compare_reports_every_difference() -> None:
 
 def test_metrics_come_from_the_state_file(tmp_path: Path) -> None:
     state = State(tmp_path / "s.json")
-    state.item("mariadb/mariadb", {"service": "mariadb", "kind": "mariadb", "ok": True, "started": 100.0,
-                                   "finished": 160.0, "duration_seconds": 60.0, "bytes_processed": 5000,
-                                   "bytes_added": 700, "files": 1})
-    state.item("mariadb/mariadb", {"service": "mariadb", "kind": "mariadb", "ok": False, "started": 200.0,
-                                   "finished": 201.0, "duration_seconds": 1.0, "bytes_processed": 0,
-                                   "bytes_added": 0, "files": 0})
-    state.drill("cache/redis", {"service": "cache", "kind": "redis", "ok": True, "finished": 300.0, "compared": 42, "duration_seconds": 3.0})
+    state.item(
+        "mariadb/mariadb",
+        {
+            "service": "mariadb",
+            "kind": "mariadb",
+            "ok": True,
+            "started": 100.0,
+            "finished": 160.0,
+            "duration_seconds": 60.0,
+            "bytes_processed": 5000,
+            "bytes_added": 700,
+            "files": 1,
+        },
+    )
+    state.item(
+        "mariadb/mariadb",
+        {
+            "service": "mariadb",
+            "kind": "mariadb",
+            "ok": False,
+            "started": 200.0,
+            "finished": 201.0,
+            "duration_seconds": 1.0,
+            "bytes_processed": 0,
+            "bytes_added": 0,
+            "files": 0,
+        },
+    )
+    state.drill(
+        "cache/redis",
+        {
+            "service": "cache",
+            "kind": "redis",
+            "ok": True,
+            "finished": 300.0,
+            "compared": 42,
+            "duration_seconds": 3.0,
+        },
+    )
     state.verify({"subset": {"ok": False, "finished": 400.0}})
     state.repository({"free_bytes": 10, "capacity_bytes": 100, "size_bytes": 50, "checked": 1.0})
     registry = CollectorRegistry()

@@ -21,7 +21,12 @@ def test_labels_declare_an_item_with_typed_options() -> None:
     )
     assert problems == []
     assert item is not None
-    assert (item.service, item.kind, item.group, item.source) == ("mariadb", "mariadb", "databases", "label")
+    assert (item.service, item.kind, item.group, item.source) == (
+        "mariadb",
+        "mariadb",
+        "databases",
+        "label",
+    )
     assert item.options == {
         "databases": ["lcbp3", "gitea"],
         "newest": {"lcbp3.documents": "updated_at"},
@@ -38,24 +43,39 @@ def test_every_problem_is_reported_with_where_it_is() -> None:
     with pytest.raises(PlanError) as err:
         plan(
             [{"service": "db", "strategy": "oracle", "container": "c1"}],
-            [("c2", {"napops.backup.strategy": "tape"}),
-             ("c3", {"napops.backup.strategy": "files", "napops.backup.group": "weekly"})],
+            [
+                ("c2", {"napops.backup.strategy": "tape"}),
+                ("c3", {"napops.backup.strategy": "files", "napops.backup.group": "weekly"}),
+            ],
         )
     assert err.value.problems == [
         "At 'backup.items[0].strategy': unknown strategy 'oracle' (known: mariadb, postgres, "
         "mongodb, redis, elasticsearch, gitea, files, command)",
         "At 'container c2 label napops.backup.strategy': unknown strategy 'tape' (known: "
         "mariadb, postgres, mongodb, redis, elasticsearch, gitea, files, command)",
-        "At 'container c3 label napops.backup.group': 'weekly' is not one of databases, redis, files, config",
+        "At 'container c3 label napops.backup.group': 'weekly' is not one of databases, redis, "
+        "files, config",
     ]
 
 
 def test_configuration_wins_and_databases_come_first() -> None:
     items = plan(
-        [{"service": "uploads", "strategy": "files", "container": "backend", "options": {"paths": ["/u"]}},
-         {"service": "cache", "strategy": "redis", "container": "cache-1"}],
-        [("mariadb-1", {"napops.backup.strategy": "mariadb", "napops.backup.service": "mariadb"}),
-         ("other", {"napops.backup.strategy": "redis", "napops.backup.service": "cache"})],
+        [
+            {
+                "service": "uploads",
+                "strategy": "files",
+                "container": "backend",
+                "options": {"paths": ["/u"]},
+            },
+            {"service": "cache", "strategy": "redis", "container": "cache-1"},
+        ],
+        [
+            (
+                "mariadb-1",
+                {"napops.backup.strategy": "mariadb", "napops.backup.service": "mariadb"},
+            ),
+            ("other", {"napops.backup.strategy": "redis", "napops.backup.service": "cache"}),
+        ],
     )
     assert [(i.key, i.container) for i in items] == [
         ("mariadb/mariadb", "mariadb-1"),

@@ -41,6 +41,6 @@ def restore(engine: Engine, item: Item, target: Target, fetch: Fetch) -> None:
     if not argv:
         raise NotImplementedError(f"{item.key}: no restore_argv declared")
     size, chunks = fetch(filename(item))
-    path = "/tmp/napops-restore"
+    path = "/tmp/napops-restore"  # noqa: S108 - a path inside the container
     put_stream(engine, target.container, path, size, chunks)
     exec_text(engine, target.container, [*argv, path], target.env, item.options.get("exec_user"))

@@ -78,7 +78,8 @@ def container_env(engine: Engine, container: str) -> dict[str, str]:
 
 
 def secret(engine: Engine, item: Item, default_env: str | None) -> str | None:
-    """The item's password: ``password_file`` (a file the sidecar reads), else the variable
+    """The item's password: ``password_file`` (a file the sidecar reads), else
+    ``password_container_file`` (a file in the container, read with ``cat``), else the variable
     ``password_env`` (default ``default_env``) of the container's own environment."""
     path = item.options.get("password_file")
     if path:
@@ -86,7 +87,12 @@ def secret(engine: Engine, item: Item, default_env: str | None) -> str | None:
             with open(path, encoding="utf-8") as fh:
                 return fh.read().rstrip("\r\n")
         except OSError as exc:
-            raise StrategyError(f"{item.key}: cannot read password file {path}: {exc.strerror}")
+            raise StrategyError(
+                f"{item.key}: cannot read password file {path}: {exc.strerror}"
+            ) from None
+    inside = item.options.get("password_container_file")
+    if inside:  # a secret file of the container itself (MARIADB_ROOT_PASSWORD_FILE...)
+        return exec_text(engine, item.container, ["cat", str(inside)]).rstrip("\r\n")
     name = item.options.get("password_env", default_env)
     if not name:
         return None

@@ -75,7 +75,7 @@ class TarDigest:
                     h = hashlib.sha256()
                     src = tar.extractfile(member)
                     assert src is not None
-                    for block in iter(lambda: src.read(1 << 20), b""):
+                    while block := src.read(1 << 20):
                         h.update(block)
                     self.files[member.name] = {"size": member.size, "sha256": h.hexdigest()}
                 for _ in iter(lambda: fh.read(1 << 16), b""):
