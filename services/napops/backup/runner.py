@@ -356,7 +356,7 @@ class Runner:
             "environment": self.settings.environment,
             "run": run_id,
             "container": item.container,
-            "options": {k: v for k, v in item.options.items() if "password" not in k},
+            "options": dict(item.options),  # names of secrets (paths, variables), never values
             "created": self.clock(),
             "parts": result.parts,
             "manifest": manifest,
