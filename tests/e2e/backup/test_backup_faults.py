@@ -9,11 +9,13 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import urllib.request
 
 import pytest
 from conftest import Estate, Napops, docker
 
-from helpers import wait_for
+from helpers import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -183,3 +185,74 @@ def test_bad_input_is_refused_before_anything_runs(estate: Estate, napops: Napop
     napops.section["repository"] = str(napops.tmp / "no-such-repo")
     res = napops("backup", "run")
     assert res.returncode == 2 and "no-such-repo does not exist" in res.stdout, res.stdout
+
+
+def _post(url: str, token: str) -> dict:
+    req = urllib.request.Request(url, method="POST", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_the_sidecar_killed_mid_run_recovers_and_runs_again(estate: Estate, napops: Napops) -> None:
+    """POST /jobs/backup/run to the real sidecar, SIGKILL it while restic stores the stream,
+    start it again: the next run (over HTTP) succeeds, and only its manifest exists."""
+    f = estate.files()
+    napops.item("slow", "command", f, argv=["sh", "-c", "head -c 1000000 /dev/urandom; sleep 5"])
+    port, token = free_port(), "t" * 32
+    napops.write()
+    env = {**napops.env, "NAPOPS__LISTEN__PORT": str(port), "NAPOPS__API__TOKEN": token}
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from napops.backup.main import main; main()",
+                "--config",
+                str(napops.config),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(
+            lambda: _get(f"http://127.0.0.1:{port}/healthz") is not None, 30, what="the sidecar"
+        )
+        return proc
+
+    sidecar = start()
+    try:
+        _post(f"http://127.0.0.1:{port}/jobs/backup/run", token)
+        wait_for(
+            lambda: napops.restic("list", "locks", "--no-lock").split(), 60, what="the run's lock"
+        )
+        sidecar.send_signal(signal.SIGKILL)
+        sidecar.wait()
+        sidecar = start()
+        run = _post(f"http://127.0.0.1:{port}/jobs/backup/run", token)
+        done = wait_for(
+            lambda: (
+                (r := _get(f"http://127.0.0.1:{port}/jobs/runs/{run['run_id']}"))["state"]
+                not in ("pending", "running")
+                and r
+            ),
+            180,
+            what="the second run",
+        )
+        assert done["state"] == "success", done
+        manifests = _snapshots(napops, "service=slow,part=manifest")
+        assert [m["tags"] for m in manifests] == [
+            ["service=slow", "kind=command", "env=e2e", f"run={run['run_id']}", "part=manifest"]
+        ]
+        metrics = (
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        )
+        assert 'napops_backup_last_result{kind="command",service="slow"} 1.0' in metrics
+    finally:
+        sidecar.kill()
+        sidecar.wait()
