@@ -147,7 +147,9 @@ def to_scratch(
     manifest = backup.doc["manifest"]
     target: Target | None = None
     try:
-        if backup.doc["strategy"] == "files":
+        if backup.doc["strategy"] == "files" or (
+            backup.doc["strategy"] == "gitea" and manifest.get("mode") != "dump"
+        ):
             out.compared, out.differences = _files_sample(restic, backup, run_id, sample)
         elif backup.doc["strategy"] == "gitea" and manifest.get("mode") == "dump":
             _size, chunks = fetcher(restic, backup)("gitea-dump.tar.gz")
