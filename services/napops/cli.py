@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
+from .backup import cli as backup_cli
 from .certs import cli as certs_cli
 from .compliance import cli as compliance_cli
 from .core import audit, jobcli
@@ -112,6 +113,7 @@ REGISTRARS.append(certs_cli.register)
 REGISTRARS.append(compliance_cli.register)
 REGISTRARS.append(compliance_cli.register_drift)
 REGISTRARS.append(deploy_cli.register)
+REGISTRARS.append(backup_cli.register)
 
 
 def parser() -> argparse.ArgumentParser:

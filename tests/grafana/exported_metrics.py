@@ -78,6 +78,9 @@ def minimal_config(service: str, section_schema: Any, state: Path) -> dict[str, 
             "services": {"backend": {"stack": "apps"}},
             "environments": {"prod": {"edge": {"project": "napops-prod-edge"}}},
         }
+    if service == "backup":
+        # one declared item: its napops_backup_* series are exported before it first runs
+        section = {"items": [{"service": "mariadb", "strategy": "mariadb", "container": "db"}]}
     declared = (section_schema or {}).get("properties", {})
     section = {k: v for k, v in section.items() if k in declared}
     return {service: section} if section else {}
