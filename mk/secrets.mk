@@ -1,8 +1,9 @@
 # Secrets: Compose file secrets of one environment, in compose/secrets/$(ENV)/ (gitignored,
 # the folder kept 0700 and root's). See compose/secrets/README.md.
 .PHONY: secrets secrets-local
-# The stacks `make up` starts, as compose/bin/stack-lib.sh says (NAPOPS_STACKS overrides them).
-LOCAL_STACKS = $(shell ENV=$(ENV) bash -c '. compose/bin/stack-lib.sh && echo "$${STACKS[*]}"')
+# The stacks `make up` starts, as the estate tool says (NAPOPS_STACKS overrides them).
+LOCAL_STACKS = $(shell ENV=$(ENV) python3 -c 'import sys; sys.path.insert(0, "compose"); \
+  from estate import Selection; print(" ".join(Selection.local_stack().stacks))')
 
 secrets: ## create missing secrets of every stack of ENV (0600, random; never overwrites)
 	compose/bin/secrets-gen --env $(ENV)
