@@ -82,8 +82,13 @@ LOCAL_VARIABLES = (
     "LOKI_DIR",
     "ALLOY_DIR",
     "NAPOPS_CONFIG_DIR",
-    "DEV_SMTP_HOST",
-    "DEV_SMTP_PORT",
+    "DOCS_DIR",
+    "RELAY_PORT",
+    "CERTS_PORT",
+    "DEPLOY_PORT",
+    "BACKUP_PORT",
+    "COMPLIANCE_PORT",
+    "DEVSINK_PORT",
     "DOCKER_SOCKET_GID",
 )
 LOCAL_SOCKET = Path("/var/run/docker.sock")

@@ -178,6 +178,10 @@ def test_every_local_variable_is_one_the_local_stacks_use() -> None:
     )
     unused = [name for name in LOCAL_VARIABLES if f"${{{name}" not in sources]
     assert unused == []
+    # and the converse: every published port or mounted folder of the local stack can be moved
+    # from the shell (tests run stacks side by side on free ports)
+    movable = set(re.findall(r"\$\{([A-Z_]+_(?:PORT|DIR))\b", sources))
+    assert sorted(movable - set(LOCAL_VARIABLES)) == []
 
 
 def test_validate_renders_the_selection_make_up_starts() -> None:
