@@ -236,7 +236,8 @@ def test_sidecar_with_invalid_configuration_exits_2_and_prints_every_problem(
     assert proc.returncode == 2, proc.stderr
     problems = [line for line in proc.stderr.splitlines() if line.startswith("At '")]
     for where in ("log_level", "listen.port", "surprise", "audit.key", "certs.endpoints[0]"):
-        assert any(p.startswith(f"At '{where}'") for p in problems), (where, proc.stderr)
+        at = (f"At '{where}'", f"At '{where}.")  # the key itself or one inside it
+        assert any(p.startswith(at) for p in problems), (where, proc.stderr)
     assert any(p.startswith("At 'max_body_bytes'") for p in problems), proc.stderr
     assert "Traceback" not in proc.stderr
 
