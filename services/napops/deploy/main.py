@@ -8,7 +8,7 @@ from ..core import sidecar
 from . import receiver
 from .engine import Deployer, Settings
 from .metrics import DeployMetrics
-from .notify import relay_notifier
+from .notify import each, relay_notifier, scan_requester
 from .schema import SECTION
 from .state import State
 
@@ -30,8 +30,13 @@ def setup(ctx: sidecar.Context) -> None:
     for service in section.get("services", {}):
         for environment in section.get("environments", {}):
             metrics.declare(service, environment)
-    relay = section.get("relay")
-    notify = relay_notifier(relay["url"], relay["token"]) if relay else None
+    notifiers = []
+    if "relay" in section:
+        notifiers.append(relay_notifier(section["relay"]["url"], section["relay"]["token"]))
+    if "compliance" in section:
+        conf = section["compliance"]
+        notifiers.append(scan_requester(conf["url"], conf["token"], conf["job"]))
+    notify = each(*notifiers) if notifiers else None
     deployer = Deployer(
         Settings(section, ctx.config.get("docker") or {}),
         state,

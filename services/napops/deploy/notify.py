@@ -8,6 +8,7 @@ The group key is the deployment id: the relay's de-duplication keeps one notice 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,9 @@ _NAMES = {
     "rolled_back": ("NapopsDeployRolledBack", "firing", "warning"),
     "refused": ("NapopsDeployRefused", "firing", "info"),
 }
+
+
+log = logging.getLogger(__name__)
 
 
 def _iso(ts: float | None) -> str:
@@ -79,5 +83,44 @@ def relay_notifier(url: str, token: str, timeout: float = 5) -> Callable[[Deploy
             timeout=timeout,
         )
         resp.raise_for_status()
+
+    return send
+
+
+def scan_requester(
+    url: str, token: str, job: str = "vulnerabilities", timeout: float = 5
+) -> Callable[[Deployment], None]:
+    """After a deploy that changed an image, ask the compliance sidecar to scan (its job API:
+    POST /jobs/<job>/run; the job queues, so a scan already running is not an error). No
+    database is shared between the sidecars: this request is the whole interface."""
+
+    def send(dep: Deployment) -> None:
+        if dep.state != "succeeded" or dep.image == dep.previous_image:
+            return
+        resp = requests.post(
+            f"{url.rstrip('/')}/jobs/{job}/run",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+        if resp.status_code not in (202, 409):
+            resp.raise_for_status()
+
+    return send
+
+
+def each(*notifiers: Callable[[Deployment], None]) -> Callable[[Deployment], None]:
+    """One notifier calling every one of ``notifiers``; a failing one does not stop the others
+    (its error is logged here, the last one raised to the caller)."""
+
+    def send(dep: Deployment) -> None:
+        failed: Exception | None = None
+        for notifier in notifiers:
+            try:
+                notifier(dep)
+            except Exception as exc:  # noqa: BLE001 - each notifier gets its chance
+                log.warning("a notifier of %s failed: %s", dep.id, exc)
+                failed = exc
+        if failed is not None:
+            raise failed
 
     return send

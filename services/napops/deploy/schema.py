@@ -316,6 +316,34 @@ SECTION: Schema = {
                 },
             },
         },
+        "compliance": {
+            "type": "object",
+            "description": "The compliance sidecar's job API: asked to scan after a deploy "
+            "changes an image.",
+            "additionalProperties": False,
+            "required": ["url", "token"],
+            "properties": {
+                "url": {
+                    "type": "string",
+                    "format": "url",
+                    "description": "The compliance sidecar's base URL.",
+                    "examples": ["http://compliance:8000"],
+                },
+                "token": {
+                    "type": "string",
+                    "minLength": 16,
+                    "secret": True,
+                    "description": "Its API token (api.token of the compliance sidecar).",
+                    "examples": ["token_file: /run/secrets/napops_api_token"],
+                },
+                "job": {
+                    "type": "string",
+                    "default": "vulnerabilities",
+                    "description": "The job to run.",
+                    "examples": ["vulnerabilities"],
+                },
+            },
+        },
         "backup": {
             "type": "object",
             "description": "The backup sidecar's job API, used before a recreate.",
