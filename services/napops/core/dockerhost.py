@@ -38,6 +38,10 @@ class DockerError(NapopsError):
     """The engine refused or could not do what was asked; the message says what and why."""
 
 
+class _Unreachable(DockerError):
+    """The client could not be made (the engine did not answer its version request)."""
+
+
 def client(config: Mapping[str, Any] | None = None) -> docker.DockerClient:
     """A client for ``docker.host`` in the config, else ``DOCKER_HOST``, else the local socket.
 
@@ -159,8 +163,8 @@ class Engine:
             if self._client is None:
                 try:
                     self._client = client(self._config)
-                except docker.errors.DockerException as exc:
-                    raise DockerError(f"cannot reach the engine: {exc}") from None
+                except (docker.errors.DockerException, OSError) as exc:
+                    raise _Unreachable(f"cannot reach the engine: {self._tls_hint(exc)}") from None
             return self._client
 
     @property
@@ -310,6 +314,8 @@ class Engine:
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except _Unreachable as exc:  # the client could not be made, inside ``fn``
+            raise DockerError(f"{what}: {exc}") from None
         except docker.errors.NotFound as exc:
             raise DockerError(f"{what}: not found ({_explain(exc)})") from None
         except docker.errors.APIError as exc:

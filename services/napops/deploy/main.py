@@ -33,7 +33,7 @@ def setup(ctx: sidecar.Context) -> None:
     notifiers = []
     if "relay" in section:
         notifiers.append(relay_notifier(section["relay"]["url"], section["relay"]["token"]))
-    if "compliance" in section:
+    if "url" in section.get("compliance", {}):  # (its `job` default makes the key exist)
         conf = section["compliance"]
         notifiers.append(scan_requester(conf["url"], conf["token"], conf["job"]))
     notify = each(*notifiers) if notifiers else None
