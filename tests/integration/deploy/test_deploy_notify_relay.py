@@ -3,16 +3,12 @@ Rocket.Chat channel (the receiver speaks the incoming-webhook format)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "relay"))
-
-from relay_fakes import TOKEN, RelayProcess, RocketChatReceiver, base_config  # noqa: E402
+from support.relay import TOKEN, RelayProcess, RocketChatReceiver, base_config
 
 from helpers import wait_for  # noqa: E402
 from napops.core.locks import Locks  # noqa: E402
