@@ -82,8 +82,6 @@ LOCAL_VARIABLES = (
     "LOKI_DIR",
     "ALLOY_DIR",
     "NAPOPS_CONFIG_DIR",
-    "DEV_SMTP_HOST",
-    "DEV_SMTP_PORT",
     "DOCKER_SOCKET_GID",
 )
 LOCAL_SOCKET = Path("/var/run/docker.sock")
