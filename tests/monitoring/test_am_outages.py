@@ -61,7 +61,7 @@ def test_a_dying_qnap_pages_once_per_kind_of_news(am, tmp_path: Path) -> None:
             "MonitoringComponentDown/qnap:9280": True,
             "MonitoringComponentDown/qnap:9323": True,
             # probes the ASUSTOR runs: what users see, independent of the QNAP's agents
-            "EndpointDown/https://dms.np-dms.work/": False,
+            "EndpointDown/https://lcbp3.np-dms.work/": False,
             "EndpointDown/https://chat.np-dms.work/api/info": False,
             "EndpointDown/qnap:443": False,
             # raised from samples stored before the QNAP died: still news
@@ -89,9 +89,9 @@ def test_a_dead_prober_silences_the_probes_it_ran_only(am, tmp_path: Path) -> No
         {
             "TargetDown/qnap:9116": False,  # the prober itself: critical, names the cause
             "TargetDown/mariadb:3306": True,  # its probes could not run: no finding
-            "TargetDown/redis:6379": True,
+            "TargetDown/cache:6379": True,
             "TargetDown/http://backend:3000/health": True,
-            "EndpointDown/https://dms.np-dms.work/": False,  # the other prober's: still news
+            "EndpointDown/https://lcbp3.np-dms.work/": False,  # the other prober's: still news
             "Watchdog/": False,
         },
     )
