@@ -48,12 +48,11 @@ def load_models(path: str | Path) -> dict[str, dict[str, Any]]:
 
 def engine_drift(engine: Engine, models: dict[str, dict[str, Any]]) -> list[Difference]:
     """Compare the engine's containers of those projects with the models. Raises DockerError."""
-    containers = engine.containers(labels={COMPOSE_PROJECT: None}, include_stopped=False)
     inspected, image_envs = [], {}
-    for c in containers:
-        if c.labels.get(COMPOSE_PROJECT) not in models:
+    for attrs in engine.inspect_running({COMPOSE_PROJECT: None}):
+        labels = (attrs.get("Config") or {}).get("Labels") or {}
+        if labels.get(COMPOSE_PROJECT) not in models:
             continue
-        attrs = engine.api.inspect_container(c.id)
         inspected.append(attrs)
         image = attrs.get("Image", "")
         if image not in image_envs:

@@ -6,19 +6,15 @@ inspect per distinct image (for the image's own user): N + images + 1 API calls 
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..core.dockerhost import Engine
 from .workload import Workload, from_inspect
 
 
 def workloads(engine: Engine, label_filter: dict[str, str | None] | None = None) -> list[Workload]:
     """Every running container (matching ``label_filter``) as a Workload. Raises DockerError."""
-    containers = engine.containers(labels=label_filter)  # one list, then one inspect each
     image_users: dict[str, str | None] = {}
     out = []
-    for c in containers:
-        attrs: dict[str, Any] = c.attrs
+    for attrs in engine.inspect_running(label_filter):  # one list, then one inspect each
         image_id = attrs.get("Image", "")
         if image_id not in image_users:
             image_users[image_id] = _image_user(engine, image_id)

@@ -209,6 +209,30 @@ class Engine:
             )
         )
 
+    def inspect_running(
+        self, labels: Mapping[str, str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """``docker inspect`` of every running container whose labels match (a None value:
+        present, any value): one list call and one inspect each. A container removed between
+        the two is left out, not an error (a busy engine starts and removes containers all
+        the time)."""
+        filters = [k if v is None else f"{k}={v}" for k, v in (labels or {}).items()]
+        summaries = self._call(
+            "list containers",
+            lambda: self.api.containers(filters={"label": filters} if filters else {}),
+        )
+        out = []
+        for summary in summaries:
+            try:
+                out.append(
+                    self._call("inspect", lambda i=summary["Id"]: self.api.inspect_container(i))
+                )
+            except DockerError as exc:
+                if "not found" in str(exc):
+                    continue
+                raise
+        return out
+
     def get(self, name_or_id: str) -> Container:
         """One container; DockerError naming it when it does not exist."""
         return self._call(f"container {name_or_id}", self.client.containers.get, name_or_id)
