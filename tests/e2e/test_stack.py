@@ -45,12 +45,12 @@ def stack() -> Iterator[Stack]:
     st = Stack(f"napops-e2e-{os.getpid()}")
     st.make("down-purge")  # a clean state, whatever an earlier run left
     assert st.ids("container") == []
-    up = st.up_output = st.make("up")
-    assert up.returncode == 0, f"make up failed:\n{up.stdout}\n{up.stderr}"
     try:
+        up = st.up_output = st.make("up")
+        assert up.returncode == 0, f"make up failed:\n{up.stdout}\n{up.stderr}"
         yield st
     finally:
-        st.make("down-purge")
+        st.make("down-purge")  # a half-started stack too: nothing is left behind
 
 
 def test_make_up_prints_where_to_look_and_what_it_left_out(stack: Stack) -> None:
