@@ -29,7 +29,7 @@ import requests
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "e2e" / "deploy"))
 
-from estate import (  # noqa: E402
+from deploy_estate import (  # noqa: E402
     Estate,
     build_and_push,
     drop_local,

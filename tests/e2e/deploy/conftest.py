@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from estate import Estate, build_and_push, drop_local, estate, registry
+from deploy_estate import Estate, build_and_push, drop_local, estate, registry
 from prometheus_client import CollectorRegistry
 
 from helpers import require_docker, require_tool

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from estate import Estate, section_for, start_load
+from deploy_estate import Estate, section_for, start_load
 
 from napops.deploy.engine import Deployer
 from napops.deploy.state import Deployment, new_id

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from estate import Estate, drop_local, registry, run, section_for
+from deploy_estate import Estate, drop_local, registry, run, section_for
 from integration.core.test_dockerhost import ssh_host  # noqa: F401 - the sshd fixture
 from test_deploy_bluegreen import deployment
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from estate import Estate, section_for
+from deploy_estate import Estate, section_for
 
 from helpers import free_port, wait_for
 from napops.deploy.engine import Deployer

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from estate import Estate, section_for
+from deploy_estate import Estate, section_for
 from sidecar import HOOK_SECRET, TOKEN, Sidecar
 
 from helpers import FIXTURES, wait_for
