@@ -16,7 +16,8 @@ from typing import Any
 from ..core import config as configmod
 from ..core import logs
 from ..core.errors import ConfigError, NapopsError
-from ..core.jobs import JobBusy, Run, new_run_id
+from ..core.jobcli import print_run, progress_printer
+from ..core.jobs import JobBusy, new_run_id
 from ..core.sidecar import Context, build
 from . import main as backup_main
 from .restore import Outcome, RestoreError
@@ -56,9 +57,7 @@ def backup_run(args: argparse.Namespace) -> int:
     svc.only_service = args.service
     job = "backup" if args.group is None else f"backup-{args.group}"
 
-    def show(run: Run) -> None:
-        total = "?" if run.total is None else run.total
-        print(f"  backup: {run.done} of {total} items", file=sys.stderr, flush=True)
+    show = progress_printer(sys.stderr, "backup")
 
     try:
         run = ctx.jobs.run(job, trigger="cli", on_progress=show)
@@ -67,15 +66,7 @@ def backup_run(args: argparse.Namespace) -> int:
         return 2
     finally:
         _shutdown(ctx)
-    if args.json:
-        print(json.dumps(run.as_dict(), default=str))
-    else:
-        took = (run.finished or 0) - (run.started or 0)
-        print(f"backup run {run.run_id}: {run.state} in {took:.1f}s")
-        if run.error:
-            print(f"  reason: {run.error}")
-        for key, value in run.summary.items():
-            print(f"  {key}: {value}")
+    print_run(run, args.json, "backup")
     if run.state != "success" and run.error and "RunRefused" in run.error:
         return 2
     return 0 if run.state == "success" else 1

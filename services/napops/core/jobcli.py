@@ -33,12 +33,27 @@ def sidecar_parts(service: str) -> tuple[Any, Setup]:
     return getattr(module, "SECTION", None), module.setup
 
 
-def _progress_printer(stream: TextIO) -> Any:
+def progress_printer(stream: TextIO, name: str | None = None) -> Any:
+    """An on_progress callback printing "  NAME: done of total unit" (NAME: the job's)."""
+
     def show(run: Run) -> None:
         total = "?" if run.total is None else run.total
-        print(f"  {run.job}: {run.done} of {total} {run.unit}", file=stream, flush=True)
+        print(f"  {name or run.job}: {run.done} of {total} {run.unit}", file=stream, flush=True)
 
     return show
+
+
+def print_run(run: Run, as_json: bool, name: str | None = None) -> None:
+    """The finished run for a person (state, time, reason, summary) or as JSON."""
+    if as_json:
+        print(json.dumps(run.as_dict(), default=str))
+        return
+    took = (run.finished or 0) - (run.started or 0)
+    print(f"{name or run.job} run {run.run_id}: {run.state} in {took:.1f}s")
+    if run.error:
+        print(f"  reason: {run.error}")
+    for key, value in run.summary.items():
+        print(f"  {key}: {value}")
 
 
 def run_job(
@@ -58,7 +73,7 @@ def run_job(
     logs.setup(service, "WARNING", configmod.secrets_of(config, schema), stream=sys.stderr)
     try:
         run = ctx.jobs.run(
-            job, trigger="cli", on_progress=None if quiet else _progress_printer(sys.stderr)
+            job, trigger="cli", on_progress=None if quiet else progress_printer(sys.stderr)
         )
     except (UnknownJob, JobBusy) as exc:
         print(f"napops: {exc}", file=sys.stderr)
@@ -66,15 +81,7 @@ def run_job(
     finally:
         for hook in ctx.on_shutdown:
             hook()
-    if as_json:
-        print(json.dumps(run.as_dict(), default=str))
-    else:
-        took = (run.finished or 0) - (run.started or 0)
-        print(f"{run.job} run {run.run_id}: {run.state} in {took:.1f}s")
-        if run.error:
-            print(f"  reason: {run.error}")
-        for key, value in run.summary.items():
-            print(f"  {key}: {value}")
+    print_run(run, as_json)
     return 0 if run.state == "success" else 1
 
 
