@@ -6,45 +6,22 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
+from support.compliance import TOKEN, start_compliance
 
-from helpers import FIXTURES, ROOT, free_port, require_docker, wait_for
+from helpers import FIXTURES, ROOT, require_docker, wait_for
 
 pytestmark = pytest.mark.e2e
-TOKEN = "compliance-token-0123456789"
 
 
 def start(
     tmp_path: Path, docker_host: str, policy: Path, reports: str
 ) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
-    cfg = tmp_path / "compliance.yml"
-    cfg.write_text(
-        f"listen: {{port: {port}}}\n"
-        f"state_dir: {tmp_path / 'state'}\n"
-        f"docker: {{host: '{docker_host}', timeout_seconds: 5}}\n"
-        f"compliance:\n  policy_file: {policy}\n"
-        f"  vulnerabilities: {{report_files: ['{reports}']}}\n",
-        encoding="utf-8",
-    )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from napops.compliance.main import main; sys.exit(main())",
-            "--config",
-            str(cfg),
-        ],
-        env={"NAPOPS__API__TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return proc, f"http://127.0.0.1:{port}"
+    return start_compliance(tmp_path, docker_host, policy, reports)
 
 
 def metric(url: str, line_start: str) -> list[str]:
@@ -58,6 +35,14 @@ def test_the_first_audit_and_the_reports_become_metrics(tmp_path: Path) -> None:
     reports.mkdir()
     shutil.copy(FIXTURES / "trivy" / "debian-buster.json", reports)
     (reports / "broken.json").write_text('{"SchemaVersion": 1}')
+    # a container of this test's own, so the audit has something to report on any engine
+    box = f"napops-test-compliance-{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["docker", "run", "-d", "--name", box, "napops-local/debian:bookworm", "sleep", "300"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     proc, url = start(
         tmp_path,
         "unix:///var/run/docker.sock",
@@ -90,6 +75,7 @@ def test_the_first_audit_and_the_reports_become_metrics(tmp_path: Path) -> None:
         assert crit and crit[0].endswith(" 1.0")
         assert metric(url, 'napops_compliance_audit_failed{kind="vulnerabilities"} 1.0')
     finally:
+        subprocess.run(["docker", "rm", "-f", box], capture_output=True, timeout=60)
         proc.terminate()
         proc.wait(20)
 

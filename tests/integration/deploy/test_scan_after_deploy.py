@@ -3,51 +3,30 @@ failed deploy or an unchanged image asks nothing."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
+from support.compliance import TOKEN, start_compliance
 
-from helpers import free_port, wait_for
+from helpers import wait_for
 from napops.deploy.notify import scan_requester
 from napops.deploy.state import Deployment
 
 pytestmark = pytest.mark.integration
-TOKEN = "compliance-token-0123456789"
 
 
 @pytest.fixture
 def compliance(tmp_path: Path):
     policy = tmp_path / "policy.yml"
     policy.write_text("{}\n")
-    port = free_port()
-    cfg = tmp_path / "compliance.yml"
-    cfg.write_text(
-        f"listen: {{port: {port}}}\nstate_dir: {tmp_path / 'state'}\n"
-        "docker: {host: 'tcp://127.0.0.1:1', timeout_seconds: 2}\n"
-        f"compliance: {{policy_file: {policy}, vulnerabilities: {{report_files: []}}}}\n"
-    )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from napops.compliance.main import main; sys.exit(main())",
-            "--config",
-            str(cfg),
-        ],
-        env={"NAPOPS__API__TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_compliance(tmp_path, "tcp://127.0.0.1:1", policy)
     try:
         wait_for(lambda: requests.get(f"{url}/healthz", timeout=2).ok, what="compliance sidecar")
         yield url
     finally:
         proc.terminate()
-        proc.wait(20)
+        proc.communicate(timeout=20)
 
 
 def runs(url: str) -> int:
