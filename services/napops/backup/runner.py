@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -123,6 +124,8 @@ class Runner:
     ):
         self.engine, self.restic, self.state, self.settings = engine, restic, state, settings
         self.sleep, self.clock = sleep, clock
+        self._discards: list[str] = []
+        self._discards_lock = threading.Lock()
 
     # -- before the run ----------------------------------------------------------------------
     def check(self, items: Iterable[Item]) -> None:
@@ -210,6 +213,7 @@ class Runner:
                 done += 1
                 if progress:
                     progress(done, len(items))
+        self._flush_discards(run_log)
         failed = [r.key for r in results if not r.ok]
         summary: dict[str, Any] = {
             "items": len(results),
@@ -369,14 +373,29 @@ class Runner:
         result.bytes_added += summary.bytes_added
 
     def _discard(self, snapshot_ids: list[str]) -> None:
-        """Forget the parts of a failed attempt, so that retention never keeps a partial
-        dump in place of a good one (restore goes by manifest, so they are never used)."""
-        if not snapshot_ids:
+        """Mark the parts of a failed attempt to be forgotten once every item of the run has
+        finished, so that retention never keeps a partial dump in place of a good one (restore
+        goes by manifest, so they are never used). Not at once: ``forget`` needs the exclusive
+        lock, which the other items' backups running beside it hold."""
+        with self._discards_lock:
+            self._discards.extend(snapshot_ids)
+
+    def _flush_discards(self, run_log: Any) -> None:
+        with self._discards_lock:
+            ids, self._discards = self._discards, []
+        if not ids:
             return
-        try:
-            self.restic.call("forget", *snapshot_ids)
-        except ResticError as exc:
-            log.warning("could not forget the parts of a failed attempt %s: %s", snapshot_ids, exc)
+        for attempt in range(1, self.settings.attempts + 1):
+            try:
+                self.restic.call("forget", *ids)
+                return
+            except ResticError as exc:
+                if not exc.locked or attempt == self.settings.attempts:
+                    run_log.warning(
+                        "could not forget the parts of failed attempts %s: %s", ids, exc
+                    )
+                    return
+                self.sleep(self.settings.backoff_seconds * 2 ** (attempt - 1))
 
 
 class _null:

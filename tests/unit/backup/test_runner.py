@@ -50,6 +50,8 @@ class Restic:
         self.stored: list[str] = []
         self.ids: dict[str, str] = {}
         self.forgotten: list[str] = []
+        self.forget_failures: list[ResticError] = []
+        self.events: list[str] = []
         self.pruned = False
 
     def preflight(self) -> None:
@@ -69,11 +71,15 @@ class Restic:
         if failure is not None:
             raise failure
         self.stored.append(filename)
+        self.events.append(f"stored {filename}")
         self.ids[filename] = f"snap{len(self.stored)}"
         return BackupSummary(f"snap{len(self.stored)}", 1, len(data), len(data) // 2, 0.1)
 
     def call(self, *args: str) -> None:
         assert args[0] == "forget"
+        if self.forget_failures:
+            raise self.forget_failures.pop(0)
+        self.events.append("forget")
         self.forgotten += args[1:]
 
     def forget_prune(self, daily: int, weekly: int, monthly: int) -> str:
@@ -124,6 +130,23 @@ def test_a_failed_dump_fails_its_item_alone_without_retry(tmp_path: Path) -> Non
     assert restic.forgotten == [restic.ids["b/b.out"]]
     assert "b/manifest.json" not in restic.stored
     assert summary["pruned"] is False
+
+
+def test_the_parts_of_a_failed_dump_are_forgotten_after_every_item_is_stored(
+    tmp_path: Path,
+) -> None:
+    # forget takes restic's exclusive lock, which a backup running beside it holds: the
+    # parts are forgotten once the run's items are done, and a lock held by someone else
+    # is waited out with the run's backoff
+    restic, sleeps = Restic(), []
+    restic.forget_failures = [ResticError("restic forget: locked", 11, "")]
+    summary = runner(tmp_path, Engine({"bad": 2}), restic, sleeps).run(
+        [cmd("b", "bad"), cmd("a", "good"), cmd("d", "good")], "run1"
+    )
+    assert summary["failed"] == ["b/command"]
+    assert restic.events[-1] == "forget" and restic.events.count("forget") == 1
+    assert restic.forgotten == [restic.ids["b/b.out"]]
+    assert sleeps == [10]
 
 
 def test_a_declaration_error_refuses_the_run_before_anything_runs(tmp_path: Path) -> None:
