@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import support.monitoring
 import yaml
 from support.process import running
 from tlscert import self_signed
@@ -100,10 +101,8 @@ def running_stack(work: Path) -> Iterator[str]:
     tools = {
         name: require_tool(name)
         for name in (
-            "prometheus",
             "prometheus-node-exporter",
             "prometheus-blackbox-exporter",
-            "prometheus-alertmanager",
         )
     }
     ports = {name: free_port() for name in ("prom", "node", "bb", "am")}
@@ -144,22 +143,14 @@ def running_stack(work: Path) -> Iterator[str]:
                 f"--web.listen-address=127.0.0.1:{ports['bb']}",
                 f"--config.file={blackbox}",
             ],
-            "am": [
-                tools["prometheus-alertmanager"],
-                f"--web.listen-address=127.0.0.1:{ports['am']}",
-                "--cluster.listen-address=",
-                f"--storage.path={work / 'am-data'}",
-                f"--config.file={alertmanager}",
-            ],
-            "prom": [
-                tools["prometheus"],
-                f"--web.listen-address=127.0.0.1:{ports['prom']}",
-                f"--config.file={config}",
-                f"--storage.tsdb.path={work / 'prom-data'}",
-            ],
         }
         for name, argv in argvs.items():
             stack.enter_context(running(argv, work / f"{name}.log", what=name))
+        for server in (
+            support.monitoring.alertmanager(alertmanager, work, ports["am"]),
+            support.monitoring.prometheus(config, work, ports["prom"]),
+        ):
+            stack.enter_context(server.start_ready())
         base = f"http://127.0.0.1:{ports['prom']}"
         wait_for(
             lambda: MUST_SEE <= metric_names_in(base),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import subprocess
 import threading
 import time
 import urllib.request
@@ -27,11 +26,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import support.monitoring
 import yaml
 from aiosmtpd.controller import Controller
 from monitoring_files import ALERTMANAGER, load_yaml
 
-from helpers import LoopbackServer, free_port, require_tool, wait_for
+from helpers import LoopbackServer, free_port
 
 CONFIG = ALERTMANAGER / "alertmanager.yml"
 
@@ -169,42 +169,15 @@ class Alertmanager:
 @contextmanager
 def alertmanager(work: Path) -> Iterator[tuple[Alertmanager, WebhookSink, MailSink]]:
     """A real Alertmanager with the shipped routes and inhibitions, and its output sinks."""
-    binary = require_tool("prometheus-alertmanager")
     hooks, mail = WebhookSink().start(), MailSink().start()
     config = localise(load_yaml(CONFIG), hooks, mail)
     path = work / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    port = free_port()
-    log = open(work / "alertmanager.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={path}",
-            f"--storage.path={work / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            f"--web.external-url=http://127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError((work / "alertmanager.log").read_text()[-2000:])
-        return urllib.request.urlopen(f"{url}/-/ready", timeout=2).status == 200
-
+    server = support.monitoring.alertmanager(path, work)
     try:
-        wait_for(ready, timeout=30, what="alertmanager ready")
-        yield Alertmanager(url), hooks, mail
+        server.start_ready()
+        yield Alertmanager(server.url), hooks, mail
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        server.stop(timeout=10)
         hooks.stop()
         mail.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import support.monitoring
 import yaml
 from monitoring_files import RULES, load_yaml, stage_config
 
@@ -58,19 +59,10 @@ def localise(config_path: Path, node: str) -> None:
 
 @pytest.fixture
 def prometheus(tmp_path: Path, node_exporter: str) -> Iterator[str]:
-    binary = require_tool("prometheus")
     config = stage_config(tmp_path / "etc", "dev")
     localise(config, node_exporter)
-    port = free_port()
-    argv = [
-        binary,
-        f"--config.file={config}",
-        f"--storage.tsdb.path={tmp_path / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with serving(argv, f"{url}/-/ready", "prometheus"):
-        yield url
+    with support.monitoring.prometheus(config, tmp_path).start_ready() as server:
+        yield server.url
 
 
 def rule_names_in_files() -> set[str]:

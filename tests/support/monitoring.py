@@ -19,6 +19,7 @@ def prometheus(config: Path, work: Path, port: int | None = None) -> Server:
         f"--config.file={config}",
         f"--storage.tsdb.path={work / 'prom-data'}",
         f"--web.listen-address=127.0.0.1:{port}",
+        f"--web.external-url=http://127.0.0.1:{port}",
     ]
     return Server(argv, work / "prometheus.log", port, name="prometheus")
 
@@ -31,6 +32,7 @@ def alertmanager(config: Path, work: Path, port: int | None = None) -> Server:
         f"--config.file={config}",
         f"--storage.path={work / 'am-data'}",
         f"--web.listen-address=127.0.0.1:{port}",
+        f"--web.external-url=http://127.0.0.1:{port}",
         "--cluster.listen-address=",
     ]
     return Server(argv, work / "alertmanager.log", port, name="alertmanager")
