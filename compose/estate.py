@@ -654,6 +654,9 @@ ONEOFF_LABEL = "com.docker.compose.oneoff"
 UP_OK, UP_FAILED, REFUSED = 0, 1, 3
 DIFF_NONE, DIFF_CHANGES = 0, 1
 # lines of `docker compose up` that only report progress (` Container x  Started`)
+_CONTAINER_STEP = re.compile(r"^\s*(?:[✔✘⠿]\s*)?Container\s+(\S+)\s+(\w+)")
+_CHANGING_STEPS = {"Create", "Created", "Recreate", "Recreated", "Start", "Started", "Remove",
+                   "Removed", "Stop", "Stopped"}  # fmt: skip
 _PROGRESS = re.compile(r"^\s*(Container|Network|Volume|Image)\s|^\s*$|^\s*[✔✘⠿]")
 
 
@@ -667,9 +670,22 @@ class StackReport:
     reason: str = ""
     seconds: float | None = None
     services: dict[str, str] = field(default_factory=dict)  # service -> state
+    # containers Compose created, recreated, started or removed (empty: nothing changed)
+    changed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
+
+
+def changed_containers(output: str) -> list[str]:
+    """Containers that `docker compose up` output says it created, recreated, started or
+    removed (an unchanged one is only `Running`, `Waiting`, `Healthy`)."""
+    found: dict[str, None] = {}
+    for line in output.splitlines():
+        match = _CONTAINER_STEP.match(line)
+        if match and match.group(2) in _CHANGING_STEPS:
+            found[match.group(1)] = None
+    return list(found)
 
 
 @dataclass
@@ -891,7 +907,8 @@ class Applier:
         DOCKER_CONFIG, DOCKER_HOST = its docker_host, and with docker_cert_path (relative to
         compose/) TLS verification with that folder. The caller's own DOCKER_HOST, context
         and TLS settings never apply to a host of hosts.yml."""
-        found = {k: self.environ[k] for k in ("PATH", "HOME", "DOCKER_CONFIG") if k in self.environ}
+        keep = ("PATH", "HOME", "DOCKER_CONFIG")
+        found: dict[str, str] = {k: self.environ[k] for k in keep if k in self.environ}
         found["DOCKER_HOST"] = host.docker_host
         if host.docker_cert_path:
             path = self.estate.dir / host.docker_cert_path
@@ -920,7 +937,7 @@ class Applier:
             ) from None
 
     def reach(self, host: Host) -> str:
-        """"" when ``host``'s engine answers, else why not."""
+        """Why ``host``'s engine does not answer ("" when it does)."""
         try:
             proc = self.docker(host, "version", "--format", "{{.Server.Version}}")
         except EstateError as exc:
@@ -973,7 +990,8 @@ class Applier:
         UsageError for an unknown environment or host, or a broken hosts.yml."""
         hosts = self.hosts(env, host)
         report = UpReport(
-            env, [HostReport(h.name, h.docker_host, [StackReport(s) for s in h.stacks]) for h in hosts]
+            env,
+            [HostReport(h.name, h.docker_host, [StackReport(s) for s in h.stacks]) for h in hosts],
         )
         if not self._preflight(env, hosts, report):
             for hr in report.hosts:
@@ -1001,7 +1019,9 @@ class Applier:
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             rendered = list(pool.map(render, selections))
-            unreachable = dict(zip([h.name for h in hosts], pool.map(self.reach, hosts), strict=True))
+            unreachable = dict(
+                zip([h.name for h in hosts], pool.map(self.reach, hosts), strict=True)
+            )
         ok = True
         for sel, project, problem in rendered:
             sr = reports[(sel.host or "", sel.stacks[0])]
@@ -1026,7 +1046,9 @@ class Applier:
     ) -> None:
         environ = self.engine_environment(host)
         try:
-            for _, net, internal in (n for n in self.estate.networks(env) if n[0].name == host.name):
+            for _, net, internal in (
+                n for n in self.estate.networks(env) if n[0].name == host.name
+            ):
                 hr.networks.append(
                     ensure_network(
                         host.docker_host, net, internal, docker=self.estate.docker, environ=environ
@@ -1071,6 +1093,7 @@ class Applier:
                 environ=environ,
                 timeout=wait_timeout + pull_timeout,
             )
+            sr.changed = changed_containers(proc.stderr + proc.stdout)
             if proc.returncode != 0:
                 lines = [ln.strip() for ln in proc.stderr.splitlines() if not _PROGRESS.match(ln)]
                 problem = "; ".join(lines[-4:]) or f"docker compose up exited {proc.returncode}"
@@ -1146,12 +1169,13 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 
 def up_lines(report: UpReport) -> list[str]:
     """The human table of an `up`: a row per host and stack, then the reasons."""
-    rows = [("HOST", "STACK", "PROJECT", "RESULT", "SECONDS")]
+    rows = [("HOST", "STACK", "PROJECT", "RESULT", "SECONDS", "CHANGED")]
     reasons = []
     for hr in report.hosts:
         for sr in hr.stacks:
             secs = "" if sr.seconds is None else f"{sr.seconds:g}"
-            rows.append((hr.host, sr.stack, sr.project, sr.result, secs))
+            changed = "" if sr.seconds is None else str(len(sr.changed))
+            rows.append((hr.host, sr.stack, sr.project, sr.result, secs, changed))
             if sr.reason:
                 reasons.append(f"  {hr.host}/{sr.stack}: {sr.reason}")
         if hr.reason:
@@ -1265,10 +1289,20 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--host", help="only this host of the environment")
         p.add_argument("--json", action="store_true", help="the report as JSON on stdout")
         if name == "up":
-            p.add_argument("--wait-timeout", type=float, default=WAIT_TIMEOUT, metavar="S",
-                           help=f"per stack, seconds until healthy (default {WAIT_TIMEOUT})")  # fmt: skip
-            p.add_argument("--pull-timeout", type=float, default=PULL_TIMEOUT, metavar="S",
-                           help=f"per stack, seconds more for pulling (default {PULL_TIMEOUT})")  # fmt: skip
+            p.add_argument(
+                "--wait-timeout",
+                type=float,
+                default=WAIT_TIMEOUT,
+                metavar="S",
+                help=f"per stack, seconds until healthy (default {WAIT_TIMEOUT})",
+            )
+            p.add_argument(
+                "--pull-timeout",
+                type=float,
+                default=PULL_TIMEOUT,
+                metavar="S",
+                help=f"per stack, more seconds for pulling images (default {PULL_TIMEOUT})",
+            )
     p = sub.add_parser("validate", help="render every selection; start nothing")
     p.add_argument("--env", action="append", help="environment (repeatable; default all)")
     group = p.add_mutually_exclusive_group()
