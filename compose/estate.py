@@ -856,7 +856,7 @@ def compare(
         if image_id is None:
             reasons.append(f"{image} is not on the engine: up pulls it (recreates if it differs)")
             action = action if action != "none" else "pull"
-        elif running["image_id"] != image_id:
+        elif running["image_id"] != image_id and running["image"] == image:
             reasons.append(
                 f"{image} is now {image_id[:19]}, the container was made from "
                 f"{running['image_id'][:19] or 'an unknown image'}"
