@@ -10,7 +10,8 @@ and is removed at the end. Environments of the scratch folder:
   `two` runs `third`; used for order, health, `--host`, idempotence and diff;
 - sick: `first`, then `never` (its healthcheck always fails), then `second`;
 - broken: `first`, then `broken` (a required variable unset): nothing may start;
-- remote: `first` on a host whose engine is ssh:// to this machine (real sshd).
+- remote: `first` on a host whose engine is ssh:// to this machine (real sshd), or tcp://
+  with TLS client certificates (socat terminating TLS in front of the engine's socket).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 import pytest
 from integration.core.test_dockerhost import ssh_host  # noqa: F401 - the real sshd fixture
+from integration.core.test_dockerhost_tls import Pki, pki, tls_engine  # noqa: F401 - TLS engine
 
 from helpers import ROOT, missing, require_docker, require_tool
 
@@ -357,3 +359,38 @@ def test_up_through_an_ssh_engine(
     finally:
         hosts.write_text(HOSTS)
     # (the sshd fixture then checks that the engine was reached through it)
+
+
+def test_up_through_a_tls_engine(
+    compose_dir: Path,
+    tmp_path: Path,
+    pki: Pki,  # noqa: F811 - the imported fixture
+    tls_engine: str,  # noqa: F811 - the imported fixture
+) -> None:
+    good, rogue = tmp_path / "good", tmp_path / "rogue"
+    for folder, cert, key in ((good, pki.client_cert, pki.client_key),
+                              (rogue, pki.rogue_cert, pki.rogue_key)):  # fmt: skip
+        folder.mkdir()
+        for name, source in (("ca.pem", pki.ca), ("cert.pem", cert), ("key.pem", key)):
+            (folder / name).write_bytes(source.read_bytes())
+    hosts = compose_dir / "hosts.yml"
+    engine = f"docker_host: {tls_engine}\n        docker_cert_path: "
+    try:
+        hosts.write_text(HOSTS.replace("docker_host: ssh://SSH_HOST", engine + str(rogue)))
+        before = ours()
+        status, report, _ = up(compose_dir, "--env", "remote")
+        assert status == 3, report
+        assert "cannot reach the engine " + tls_engine in report["hosts"][0]["reason"]
+        assert ours() == before
+        hosts.write_text(HOSTS.replace("docker_host: ssh://SSH_HOST", engine + str(good)))
+        name = f"{PREFIX}-remote-first-db-1"
+        if name in before:
+            docker("rm", "-f", name)
+        status, report, progress = up(compose_dir, "--env", "remote")
+        assert status == 0, (report, progress)
+        assert stacks_of(report)["far/first"]["changed"] == [name]
+        assert inspect(name)["State"]["Health"]["Status"] == "healthy"
+        status, found = diff(compose_dir, "--env", "remote")
+        assert status == 0 and changed(found) == [], found
+    finally:
+        hosts.write_text(HOSTS)
