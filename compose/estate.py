@@ -672,6 +672,7 @@ class StackReport:
     services: dict[str, str] = field(default_factory=dict)  # service -> state
     # containers Compose created, recreated, started or removed (empty: nothing changed)
     changed: list[str] = field(default_factory=list)
+    pulled: list[str] = field(default_factory=list)  # images pulled before anything started
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -947,7 +948,7 @@ class Applier:
         tail = " ".join(proc.stderr.strip().splitlines()[-3:]) or f"exit {proc.returncode}"
         return f"cannot reach the engine {host.docker_host}: {tail}"
 
-    def containers(self, host: Host, project: str) -> list[dict[str, Any]]:
+    def containers(self, host: Host, project: str, again: bool = True) -> list[dict[str, Any]]:
         """`docker inspect` of ``project``'s containers on ``host`` (one-off runs left out)."""
         listed = self.docker(host, "ps", "-aq", "--filter", f"label={PROJECT_LABEL}={project}")
         if listed.returncode != 0:
@@ -957,7 +958,9 @@ class Applier:
             return []
         inspected = self.docker(host, "inspect", *ids)
         if inspected.returncode != 0:  # one went away meanwhile: ask again once
-            return self.containers(host, project) if listed.stdout else []
+            if again:
+                return self.containers(host, project, again=False)
+            raise EstateError(f"docker inspect on {host.docker_host}: {inspected.stderr.strip()}")
         return [
             c
             for c in json.loads(inspected.stdout)
@@ -983,9 +986,10 @@ class Applier:
         wait_timeout: float = WAIT_TIMEOUT,
         pull_timeout: float = PULL_TIMEOUT,
     ) -> UpReport:
-        """Validate every stack of the selected hosts and reach their engines; when all is
-        well, create each host's networks and start its stacks in order, each waited on until
-        healthy (at most ``wait_timeout`` s). Nothing is started when anything is invalid or
+        """Validate every stack of the selected hosts, reach their engines and pull the images
+        they lack (at most ``pull_timeout`` s each); when all is well, create each host's
+        networks and start its stacks in order, each waited on until healthy (at most
+        ``wait_timeout`` s). Nothing is started when anything is invalid or
         unreachable; on a host, the stacks after one that fails are not started. Raises
         UsageError for an unknown environment or host, or a broken hosts.yml."""
         hosts = self.hosts(env, host)
@@ -993,7 +997,7 @@ class Applier:
             env,
             [HostReport(h.name, h.docker_host, [StackReport(s) for s in h.stacks]) for h in hosts],
         )
-        if not self._preflight(env, hosts, report):
+        if not self._preflight(env, hosts, report, pull_timeout):
             for hr in report.hosts:
                 hr.result = "refused" if hr.reason else "not started"
             report.result = "refused"
@@ -1003,7 +1007,11 @@ class Applier:
         report.result = "up" if all(hr.result == "up" for hr in report.hosts) else "failed"
         return report
 
-    def _preflight(self, env: str, hosts: Sequence[Host], report: UpReport) -> bool:
+    def _preflight(
+        self, env: str, hosts: Sequence[Host], report: UpReport, pull_timeout: float
+    ) -> bool:
+        """Every stack renders and every engine answers; then every image the stacks name is
+        on its host's engine (pulled when missing). False (reasons in ``report``) when not."""
         reports = {(hr.host, sr.stack): sr for hr in report.hosts for sr in hr.stacks}
         selections = [Selection.stack(env, s, h.name) for h in hosts for s in h.stacks]
         self.progress(f"validating {len(selections)} stacks on {len(hosts)} hosts ...")
@@ -1035,11 +1043,39 @@ class Applier:
         for h, hr in zip(hosts, report.hosts, strict=True):
             if unreachable[h.name]:
                 hr.reason, ok = unreachable[h.name], False
+        if ok:
+            for h, hr in zip(hosts, report.hosts, strict=True):
+                for sr in hr.stacks:
+                    ok = self._pull(env, h, sr, pull_timeout) and ok
         if not ok:
             for sr in reports.values():
                 if sr.result == "valid":
                     sr.result = "not started"
         return ok
+
+    def _pull(self, env: str, host: Host, sr: StackReport, timeout: float) -> bool:
+        """Pull the images of ``sr``'s stack that ``host``'s engine lacks (so that a missing
+        image or an unreachable registry stops the run before anything starts)."""
+        model = self.estate.render(Selection.stack(env, sr.stack, host.name), self.environ)
+        images = sorted({str(s.get("image") or "") for s in model.get("services", {}).values()})
+        failed = []
+        for image in images:
+            if not image or self.image_id(host, image) is not None:
+                continue
+            self.progress(f"{host.name}: pulling {image} ...")
+            try:
+                proc = self.docker(host, "pull", "--quiet", image, timeout=timeout)
+            except EstateError as exc:
+                failed.append(f"{image} cannot be pulled: {exc}")
+                continue
+            if proc.returncode == 0:
+                sr.pulled.append(image)
+            else:
+                tail = " ".join(proc.stderr.strip().splitlines()[-2:])
+                failed.append(f"{image} cannot be pulled on {host.docker_host}: {tail}")
+        if failed:
+            sr.result, sr.reason = "no image", "; ".join(failed)
+        return not failed
 
     def _up_host(
         self, env: str, host: Host, hr: HostReport, wait_timeout: float, pull_timeout: float
@@ -1185,6 +1221,9 @@ def up_lines(report: UpReport) -> list[str]:
         "failed": f"estate {report.env}: FAILED (the stacks after a failed one were not started)",
         "refused": f"estate {report.env}: REFUSED, nothing was started",
     }[report.result]
+    pulled = [i for hr in report.hosts for sr in hr.stacks for i in sr.pulled]
+    if pulled:
+        summary += f" ({len(pulled)} image(s) pulled first)"
     return _table(rows) + (["", "why:", *reasons] if reasons else []) + ["", summary]
 
 
@@ -1238,9 +1277,9 @@ examples:
 The local stack (--local, the default where a selection is needed and no --stack is given)
 reads ENV, NAPOPS_STACKS and NAPOPS_PROJECT. Exit status: 0 ok, 1 a check failed or Compose
 failed, 2 bad arguments or a broken compose/hosts.yml. `up`: 0 every stack healthy, 1 a
-stack (or a host's networks) failed, 3 refused: a stack is invalid or an engine unreachable,
-nothing was started. `diff`: 0 nothing would change, 1 something would, 3 a stack or an
-engine could not be compared.
+stack (or a host's networks) failed, 3 refused: a stack is invalid, an engine unreachable or
+an image cannot be pulled, nothing was started. `diff`: 0 nothing would change, 1 something
+would, 3 a stack or an engine could not be compared.
 """
 
 

@@ -23,10 +23,11 @@ compose-lint: ## yamllint (relaxed) of compose/, shellcheck of its scripts
 compose-networks: ## create the external networks compose/hosts.yml lists for ENV
 	$(ESTATE) networks --env $(ENV) --create
 
-# Apply compose/hosts.yml (every host of ENV, or HOST=...): validate every stack (nothing starts
-# when one is invalid or an engine cannot be reached), create the networks, start each host's
-# stacks in order and wait until healthy; a table per host and stack (JSON: JSON=1). Exit 0
-# all healthy, 1 a stack failed, 2 usage or hosts.yml, 3 refused. See docs/compose.md.
+# Apply compose/hosts.yml (every host of ENV, or HOST=...): validate every stack (nothing
+# starts when one is invalid, an engine cannot be reached or an image cannot be pulled),
+# create the networks, start each host's stacks in order and wait until healthy; a table per
+# host and stack (JSON: JSON=1). The tool exits 0 all healthy, 1 a stack failed, 2 usage or
+# hosts.yml, 3 refused (make itself then exits 2). See docs/compose.md.
 .PHONY: estate-up estate-diff
 ESTATE_SELECT = --env $(ENV) $(if $(HOST),--host $(HOST)) $(if $(JSON),--json)
 

@@ -10,6 +10,7 @@ and is removed at the end. Environments of the scratch folder:
   `two` runs `third`; used for order, health, `--host`, idempotence and diff;
 - sick: `first`, then `never` (its healthcheck always fails), then `second`;
 - broken: `first`, then `broken` (a required variable unset): nothing may start;
+- unpulled: `first`, then `third` of an image from a registry on a closed loopback port;
 - remote: `first` on a host whose engine is ssh:// to this machine (real sshd), or tcp://
   with TLS client certificates (socat terminating TLS in front of the engine's socket).
 """
@@ -30,7 +31,7 @@ import pytest
 from integration.core.test_dockerhost import ssh_host  # noqa: F401 - the real sshd fixture
 from integration.core.test_dockerhost_tls import Pki, pki, tls_engine  # noqa: F401 - TLS engine
 
-from helpers import ROOT, missing, require_docker, require_tool
+from helpers import ROOT, free_port, missing, require_docker, require_tool
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +42,8 @@ SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 NET = f"{PREFIX}-net"
 BROKEN_NET = f"{PREFIX}-broken-net"
 
+# nothing listens there: the pull fails at once, and only on the loopback
+UNPULLABLE = f"127.0.0.1:{free_port()}/{PREFIX}/absent:1"
 HEALTHY = '["CMD", "true"]'
 NEVER = '["CMD-SHELL", "echo not ready yet; exit 1"]'
 
@@ -96,6 +99,12 @@ HOSTS = f"""environments:
         docker_host: {SOCKET}
         stacks: [first, broken]
         networks: [{BROKEN_NET}]
+  unpulled:
+    hosts:
+      one:
+        docker_host: {SOCKET}
+        stacks: [first, third]
+        networks: [{NET}]
   remote:
     hosts:
       far:
@@ -148,10 +157,11 @@ def compose_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     }
     for name, text in files.items():
         (folder / "stacks" / f"{name}.yml").write_text(text)
-    for env in ("dev", "sick", "broken", "remote"):
+    for env in ("dev", "sick", "broken", "unpulled", "remote"):
         (folder / "env" / env).mkdir(parents=True)
         for name in files:
             (folder / "env" / env / f"{name}.env").write_text(f"IMG={BASE}\n")
+    (folder / "env" / "unpulled" / "third.env").write_text(f"IMG={UNPULLABLE}\n")
     (folder / "hosts.yml").write_text(HOSTS)
     remove_ours()
     yield folder
@@ -321,6 +331,23 @@ def test_a_validation_failure_starts_nothing(compose_dir: Path) -> None:
     assert "one/broken: " in table.stdout and "NEEDED" in table.stdout
     status, found = diff(compose_dir, "--env", "broken")
     assert status == 3 and "NEEDED" in stacks_of(found)["one/broken"]["error"]
+
+
+def test_an_image_that_cannot_be_pulled_starts_nothing(compose_dir: Path) -> None:
+    before = ours()
+    status, report, progress = up(compose_dir, "--env", "unpulled")
+    assert status == 3, report
+    third = stacks_of(report)["one/third"]
+    assert third["result"] == "no image"
+    assert third["reason"].startswith(f"{UNPULLABLE} cannot be pulled on {SOCKET}: ")
+    assert stacks_of(report)["one/first"]["result"] == "not started"
+    assert f"one: pulling {UNPULLABLE} ..." in progress
+    assert ours() == before
+    status, found = diff(compose_dir, "--env", "unpulled")
+    assert status == 1
+    assert ("one", "third", "worker") in changed(found)
+    worker = stacks_of(found)["one/third"]["services"][0]
+    assert f"{UNPULLABLE} is not on the engine: up pulls it" in worker["reasons"]
 
 
 def test_an_unreachable_engine_refuses_everything(compose_dir: Path, tmp_path: Path) -> None:

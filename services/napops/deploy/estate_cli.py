@@ -12,7 +12,8 @@ networks. It is loaded from the repository's compose folder (``--compose-dir``,
 statuses:
 
     up:   0 every stack healthy   1 a stack (or a host's networks) failed
-          3 refused: a stack is invalid or an engine unreachable, nothing started
+          3 refused: a stack invalid, an engine unreachable or an image not pullable;
+            nothing started
     diff: 0 nothing would change  1 something would   3 a stack or engine not compared
     both: 2 usage: unknown environment or host, a broken compose/hosts.yml
 """
