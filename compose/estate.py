@@ -1144,7 +1144,8 @@ class Applier:
                 service = ((attrs.get("Config") or {}).get("Labels") or {}).get(SERVICE_LABEL, "")
                 state, detail = container_state(attrs)
                 sr.services[service] = state
-                if state not in ("healthy", "running"):
+                # a one-shot service that finished well (depends_on: service_completed_...)
+                if state not in ("healthy", "running", "exited 0"):
                     details.append(f"{service} {state}" + (f": {detail}" if detail else ""))
         except EstateError as exc:
             details.append(str(exc))
