@@ -48,6 +48,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -106,6 +107,10 @@ class DockerMissing(EstateError):
 
 class UsageError(EstateError):
     """The caller asked for something that does not exist (exit status 2)."""
+
+
+class PlacementError(UsageError):
+    """compose/hosts.yml cannot be read or is not a placement (exit status 2)."""
 
 
 # -- compose/hosts.yml: a strict reader for the subset of YAML it uses -------------------------
@@ -227,6 +232,8 @@ class Host:
     env: Mapping[str, str] = field(default_factory=dict)
     address: str = ""  # the LAN address, for people and runbooks only
     data_roots: tuple[str, ...] = ()  # where the estate keeps its data on the host
+    # a tcp:// engine with TLS: the folder with ca.pem, cert.pem and key.pem (DOCKER_CERT_PATH)
+    docker_cert_path: str = ""
 
     @property
     def addresses(self) -> set[str]:
@@ -235,6 +242,7 @@ class Host:
         return {self.name} | ({hostname} if hostname else set())
 
 
+ENGINE_SCHEMES = ("unix", "ssh", "tcp")
 HOST_KEYS = {
     "docker_host",
     "stacks",
@@ -243,6 +251,7 @@ HOST_KEYS = {
     "env",
     "address",
     "data_roots",
+    "docker_cert_path",
 }
 
 
@@ -259,8 +268,23 @@ def _hosts_of(env: str, spec: Any, path: str) -> tuple[dict[str, Host], list[str
         unknown = sorted(set(host) - HOST_KEYS)
         if unknown:
             problems.append(f"At '{at}': unknown keys {unknown} (known: {sorted(HOST_KEYS)})")
-        if not isinstance(host.get("docker_host"), str) or not host["docker_host"]:
+        docker_host = host.get("docker_host")
+        if not isinstance(docker_host, str) or not docker_host:
             problems.append(f"At '{at}.docker_host': required, a DOCKER_HOST URL")
+        elif urlsplit(docker_host).scheme not in ENGINE_SCHEMES:
+            problems.append(
+                f"At '{at}.docker_host': {docker_host!r} is not unix://, ssh:// or tcp://"
+            )
+        cert_path = host.get("docker_cert_path")
+        if cert_path is not None and (
+            not isinstance(cert_path, str)
+            or not isinstance(docker_host, str)
+            or not docker_host.startswith("tcp://")
+        ):
+            problems.append(
+                f"At '{at}.docker_cert_path': a folder (ca.pem, cert.pem, key.pem), "
+                "for a tcp:// docker_host only"
+            )
         for key in ("stacks", "networks", "internal_networks", "data_roots"):
             value = host.get(key, [])
             if not isinstance(value, list) or (key == "stacks" and not value):
@@ -281,6 +305,7 @@ def _hosts_of(env: str, spec: Any, path: str) -> tuple[dict[str, Host], list[str
             env={k: str(v) for k, v in variables.items()},
             address=str(host.get("address") or ""),
             data_roots=tuple(host.get("data_roots") or ()),
+            docker_cert_path=str(host.get("docker_cert_path") or ""),
         )
     return hosts, problems
 
@@ -373,22 +398,27 @@ class Estate:
         try:
             text = path.read_text("utf-8")
         except OSError as exc:
-            raise EstateError(f"cannot read {path}: {exc.strerror}") from None
-        doc = parse_yaml_subset(text, "compose/hosts.yml")
+            raise PlacementError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            doc = parse_yaml_subset(text, "compose/hosts.yml")
+        except PlacementError:
+            raise
+        except EstateError as exc:
+            raise PlacementError(str(exc)) from None
         if not isinstance(doc, dict) or not isinstance(doc.get("environments"), dict):
-            raise EstateError("At 'compose/hosts.yml': expected `environments:` at the top")
+            raise PlacementError("At 'compose/hosts.yml': expected `environments:` at the top")
         found, problems = {}, []
         for env, spec in doc["environments"].items():
             found[env], more = _hosts_of(env, spec, f"environments.{env}")
             problems += more
         if problems:
-            raise EstateError("compose/hosts.yml:\n" + "\n".join(problems))
+            raise PlacementError("compose/hosts.yml:\n" + "\n".join(problems))
         return found
 
     def hosts(self, env: str) -> dict[str, Host]:
         self.check_env(env)
         if env not in self.placement:
-            raise EstateError(f"compose/hosts.yml places nothing for environment {env!r}")
+            raise UsageError(f"compose/hosts.yml places nothing for environment {env!r}")
         return self.placement[env]
 
     def host(self, env: str, name: str) -> Host:
@@ -518,17 +548,30 @@ class Estate:
     ) -> list[str]:
         """`docker compose config -q` of each selection; a problem per one that fails."""
 
-        def check(sel: Selection) -> str:
-            proc = self.run(sel, "config", "-q", environ=environ)
-            return (
-                ""
-                if proc.returncode == 0
-                else f"error: {describe(sel)} is invalid:\n"
-                + (proc.stderr.strip() or f"docker compose exited {proc.returncode}")
-            )
+        found = self.problems(selections, environ, workers)
+        return [f"error: {describe(sel)} is invalid:\n{reason}" for sel, reason in found if reason]
+
+    def problems(
+        self,
+        selections: Sequence[Selection],
+        environ: Mapping[str, str] | None = None,
+        workers: int = 4,
+    ) -> list[tuple[Selection, str]]:
+        """(selection, why it does not render, or "") for each selection, in order."""
+
+        def check(sel: Selection) -> tuple[Selection, str]:
+            try:
+                proc = self.run(sel, "config", "-q", environ=environ)
+            except subprocess.TimeoutExpired:
+                return sel, f"`docker compose config` did not finish in {RENDER_TIMEOUT} s"
+            except EstateError as exc:
+                return sel, str(exc)
+            if proc.returncode == 0:
+                return sel, ""
+            return sel, proc.stderr.strip() or f"docker compose exited {proc.returncode}"
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return [p for p in pool.map(check, selections) if p]
+            return list(pool.map(check, selections))
 
 
 def describe(sel: Selection) -> str:
@@ -597,6 +640,624 @@ def ensure_network(
     return f"created {name} on {docker_host}" + (" (--internal)" if internal else "")
 
 
+# -- applying the estate: `estate up` and `estate diff` ------------------------------------------
+
+WAIT_TIMEOUT = 300  # per stack: every container healthy (running, without a healthcheck)
+PULL_TIMEOUT = 900  # per stack, on top of WAIT_TIMEOUT: pulling the images it lacks
+ENGINE_TIMEOUT = 60  # one `docker` call to an engine
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+HASH_LABEL = "com.docker.compose.config-hash"  # what `docker compose up` compares
+IMAGE_LABEL = "com.docker.compose.image"  # the image id the container was created from
+ONEOFF_LABEL = "com.docker.compose.oneoff"
+# exit statuses of `up` and `diff` (2 is bad usage or hosts.yml, as everywhere)
+UP_OK, UP_FAILED, REFUSED = 0, 1, 3
+DIFF_NONE, DIFF_CHANGES = 0, 1
+# lines of `docker compose up` that only report progress (` Container x  Started`)
+_CONTAINER_STEP = re.compile(r"^\s*(?:[✔✘⠿]\s*)?Container\s+(\S+)\s+(\w+)")
+_CHANGING_STEPS = {"Create", "Created", "Recreate", "Recreated", "Start", "Started", "Remove",
+                   "Removed", "Stop", "Stopped"}  # fmt: skip
+_PROGRESS = re.compile(r"^\s*(Container|Network|Volume|Image)\s|^\s*$|^\s*[✔✘⠿]")
+
+
+@dataclass
+class StackReport:
+    """One stack of one host in an `up`: valid, invalid, healthy, failed or not started."""
+
+    stack: str
+    project: str = ""
+    result: str = "not started"
+    reason: str = ""
+    seconds: float | None = None
+    services: dict[str, str] = field(default_factory=dict)  # service -> state
+    # containers Compose created, recreated, started or removed (empty: nothing changed)
+    changed: list[str] = field(default_factory=list)
+    pulled: list[str] = field(default_factory=list)  # images pulled before anything started
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def changed_containers(output: str) -> list[str]:
+    """Containers that `docker compose up` output says it created, recreated, started or
+    removed (an unchanged one is only `Running`, `Waiting`, `Healthy`)."""
+    found: dict[str, None] = {}
+    for line in output.splitlines():
+        match = _CONTAINER_STEP.match(line)
+        if match and match.group(2) in _CHANGING_STEPS:
+            found[match.group(1)] = None
+    return list(found)
+
+
+@dataclass
+class HostReport:
+    host: str
+    docker_host: str
+    stacks: list[StackReport]
+    result: str = "not started"  # up, failed, refused, not started
+    reason: str = ""
+    networks: list[str] = field(default_factory=list)  # what was done, a line each
+
+    def as_dict(self) -> dict[str, Any]:
+        found = dict(vars(self))
+        found["stacks"] = [s.as_dict() for s in self.stacks]
+        return found
+
+
+@dataclass
+class UpReport:
+    env: str
+    hosts: list[HostReport]
+    result: str = "refused"  # up (every stack healthy), failed, refused (nothing started)
+
+    @property
+    def status(self) -> int:
+        return {"up": UP_OK, "failed": UP_FAILED}.get(self.result, REFUSED)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"env": self.env, "result": self.result, "hosts": [h.as_dict() for h in self.hosts]}
+
+
+@dataclass
+class ServiceDiff:
+    """What `up` would do to one service: none, create, recreate, pull, start or remove."""
+
+    service: str
+    action: str
+    reasons: list[str] = field(default_factory=list)
+    running: dict[str, str] = field(default_factory=dict)  # container, image, hash, state
+    wanted: dict[str, str] = field(default_factory=dict)  # image, config_hash
+    notes: list[str] = field(default_factory=list)  # differences `up` leaves as they are
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass
+class StackDiff:
+    stack: str
+    project: str = ""
+    error: str = ""
+    services: list[ServiceDiff] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**vars(self), "services": [s.as_dict() for s in self.services]}
+
+
+@dataclass
+class HostDiff:
+    host: str
+    docker_host: str
+    stacks: list[StackDiff] = field(default_factory=list)
+    error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**vars(self), "stacks": [s.as_dict() for s in self.stacks]}
+
+
+@dataclass
+class DiffReport:
+    env: str
+    hosts: list[HostDiff]
+
+    def changes(self) -> list[tuple[str, str, ServiceDiff]]:
+        """(host, stack, service) of every service `up` would change."""
+        return [
+            (h.host, s.stack, d)
+            for h in self.hosts
+            for s in h.stacks
+            for d in s.services
+            if d.action != "none"
+        ]
+
+    @property
+    def status(self) -> int:
+        if any(h.error or any(s.error for s in h.stacks) for h in self.hosts):
+            return REFUSED
+        return DIFF_CHANGES if self.changes() else DIFF_NONE
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "changes": len(self.changes()),
+            "hosts": [h.as_dict() for h in self.hosts],
+        }
+
+
+def container_state(attrs: Mapping[str, Any]) -> tuple[str, str]:
+    """(state, detail) of an inspected container: healthy, unhealthy, starting, running,
+    `exited N`, ...; the detail is the last health check's output or the engine's error."""
+    st = attrs.get("State") or {}
+    status = str(st.get("Status") or "unknown")
+    health = st.get("Health") or {}
+    if status == "running":
+        state = str(health.get("Status") or "running")
+    elif status == "exited":
+        state = f"exited {st.get('ExitCode')}"
+    else:
+        state = status
+    detail = str(st.get("Error") or "")
+    log = health.get("Log") or []
+    if state in ("unhealthy", "starting") and log:
+        output = " ".join(str(log[-1].get("Output") or "").split())
+        detail = f"last health check (exit {log[-1].get('ExitCode')}): {output[-300:]}"
+    return state, detail
+
+
+def compare(
+    model: Mapping[str, Any],
+    hashes: Mapping[str, str],
+    containers: Sequence[Mapping[str, Any]],
+    image_ids: Mapping[str, str | None],
+) -> list[ServiceDiff]:
+    """What `docker compose up` would change in one project: the rendered ``model``, Compose's
+    config hash of each service (``docker compose config --hash '*'``), the project's
+    inspected ``containers`` and the engine's id of each wanted image (None: not there).
+    Compose recreates a container whose config-hash label or image-id label differs; so does
+    this, and it adds what it sees but `up` keeps (an image deployed by the deploy sidecar)."""
+    by_service: dict[str, list[Mapping[str, Any]]] = {}
+    for attrs in containers:
+        labels = (attrs.get("Config") or {}).get("Labels") or {}
+        by_service.setdefault(str(labels.get(SERVICE_LABEL, "")), []).append(attrs)
+    found = []
+    services = model.get("services") or {}
+    for name in sorted(services):
+        image = str(services[name].get("image") or "")
+        wanted = {"image": image, "config_hash": hashes.get(name, "")}
+        have = sorted(
+            by_service.pop(name, []),
+            key=lambda c: ((c.get("State") or {}).get("Status") != "running", c.get("Name", "")),
+        )
+        image_id = image_ids.get(image)
+        if not have:
+            reasons = ["no container"]
+            if image_id is None:
+                reasons.append(f"{image} is not on the engine: up pulls it")
+            found.append(ServiceDiff(name, "create", reasons, wanted=wanted))
+            continue
+        attrs = have[0]
+        labels = (attrs.get("Config") or {}).get("Labels") or {}
+        state, _ = container_state(attrs)
+        running = {
+            "container": str(attrs.get("Name", "")).lstrip("/"),
+            "image": str((attrs.get("Config") or {}).get("Image") or ""),
+            "image_id": str(labels.get(IMAGE_LABEL, "")),
+            "config_hash": str(labels.get(HASH_LABEL, "")),
+            "state": state,
+        }
+        reasons, notes, action = [], [], "none"
+        if running["config_hash"] != wanted["config_hash"]:
+            reasons.append(
+                f"configuration changed (config hash {running['config_hash'][:12] or 'none'}"
+                f" -> {wanted['config_hash'][:12]})"
+            )
+            if running["image"] != image:
+                reasons.append(f"image {running['image']} -> {image}")
+            action = "recreate"
+        if image_id is None:
+            reasons.append(f"{image} is not on the engine: up pulls it (recreates if it differs)")
+            action = action if action != "none" else "pull"
+        elif running["image_id"] != image_id and running["image"] == image:
+            reasons.append(
+                f"{image} is now {image_id[:19]}, the container was made from "
+                f"{running['image_id'][:19] or 'an unknown image'}"
+            )
+            action = "recreate"
+        if action == "none" and running["image"] != image:
+            notes.append(
+                f"runs {running['image']} (a deploy?) where the files say {image}; "
+                "Compose's hash matches, so up keeps it"
+            )
+        if action == "none" and not state.startswith(("running", "healthy", "starting")):
+            action = "start"
+            reasons.append(f"the container is {state}")
+        if len(have) > 1:
+            notes.append(f"{len(have)} containers: {', '.join(str(c.get('Name')) for c in have)}")
+        found.append(ServiceDiff(name, action, reasons, running, wanted, notes))
+    for name, extra in sorted(by_service.items()):
+        names = ", ".join(str(c.get("Name", "")).lstrip("/") for c in extra)
+        found.append(
+            ServiceDiff(
+                name or "(no service label)",
+                "remove",
+                [f"not in the files ({names}): up removes it (--remove-orphans)"],
+                running={"container": names},
+            )
+        )
+    return found
+
+
+class Applier:
+    """`estate up` and `estate diff` for an Estate: hosts of compose/hosts.yml, their engines
+    (each host's docker_host, never the caller's), networks and stacks in order."""
+
+    def __init__(
+        self,
+        estate: Estate,
+        environ: Mapping[str, str] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ):
+        self.estate = estate
+        self.environ = dict(os.environ if environ is None else environ)
+        self.progress = progress or (lambda line: None)
+
+    # the engine of a host
+
+    def engine_environment(self, host: Host) -> dict[str, str]:
+        """What the Docker CLI needs to reach ``host``'s engine: the caller's PATH, HOME and
+        DOCKER_CONFIG, DOCKER_HOST = its docker_host, and with docker_cert_path (relative to
+        compose/) TLS verification with that folder. The caller's own DOCKER_HOST, context
+        and TLS settings never apply to a host of hosts.yml."""
+        keep = ("PATH", "HOME", "DOCKER_CONFIG")
+        found: dict[str, str] = {k: self.environ[k] for k in keep if k in self.environ}
+        found["DOCKER_HOST"] = host.docker_host
+        if host.docker_cert_path:
+            path = self.estate.dir / host.docker_cert_path
+            found |= {"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(path)}
+        return found
+
+    def docker(
+        self, host: Host, *args: str, timeout: float = ENGINE_TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
+        """`docker ARGS` against ``host``'s engine. Raises EstateError when it cannot run or
+        does not answer in time."""
+        try:
+            return subprocess.run(
+                [self.estate.docker, *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=self.engine_environment(host),
+                check=False,
+            )
+        except OSError as exc:
+            raise DockerMissing(f"cannot run `docker` ({exc.strerror}): install Docker") from None
+        except subprocess.TimeoutExpired:
+            raise EstateError(
+                f"`docker {args[0]}` on {host.docker_host} did not answer in {timeout:g} s"
+            ) from None
+
+    def reach(self, host: Host) -> str:
+        """Why ``host``'s engine does not answer ("" when it does)."""
+        try:
+            proc = self.docker(host, "version", "--format", "{{.Server.Version}}")
+        except EstateError as exc:
+            return str(exc)
+        if proc.returncode == 0 and proc.stdout.strip():
+            return ""
+        tail = " ".join(proc.stderr.strip().splitlines()[-3:]) or f"exit {proc.returncode}"
+        return f"cannot reach the engine {host.docker_host}: {tail}"
+
+    def containers(self, host: Host, project: str, again: bool = True) -> list[dict[str, Any]]:
+        """`docker inspect` of ``project``'s containers on ``host`` (one-off runs left out)."""
+        listed = self.docker(host, "ps", "-aq", "--filter", f"label={PROJECT_LABEL}={project}")
+        if listed.returncode != 0:
+            raise EstateError(f"docker ps on {host.docker_host}: {listed.stderr.strip()}")
+        ids = listed.stdout.split()
+        if not ids:
+            return []
+        inspected = self.docker(host, "inspect", *ids)
+        if inspected.returncode != 0:  # one went away meanwhile: ask again once
+            if again:
+                return self.containers(host, project, again=False)
+            raise EstateError(f"docker inspect on {host.docker_host}: {inspected.stderr.strip()}")
+        return [
+            c
+            for c in json.loads(inspected.stdout)
+            if ((c.get("Config") or {}).get("Labels") or {}).get(ONEOFF_LABEL) != "True"
+        ]
+
+    def image_id(self, host: Host, image: str) -> str | None:
+        proc = self.docker(host, "image", "inspect", "--format", "{{.Id}}", image)
+        return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+    def hosts(self, env: str, host: str | None) -> list[Host]:
+        """The hosts of ``env`` (all, or the one named). Raises UsageError."""
+        if host is not None:
+            return [self.estate.host(env, host)]
+        return list(self.estate.hosts(env).values())
+
+    # up
+
+    def up(
+        self,
+        env: str,
+        host: str | None = None,
+        wait_timeout: float = WAIT_TIMEOUT,
+        pull_timeout: float = PULL_TIMEOUT,
+    ) -> UpReport:
+        """Validate every stack of the selected hosts, reach their engines and pull the images
+        they lack (at most ``pull_timeout`` s each); when all is well, create each host's
+        networks and start its stacks in order, each waited on until healthy (at most
+        ``wait_timeout`` s). Nothing is started when anything is invalid or
+        unreachable; on a host, the stacks after one that fails are not started. Raises
+        UsageError for an unknown environment or host, or a broken hosts.yml."""
+        hosts = self.hosts(env, host)
+        report = UpReport(
+            env,
+            [HostReport(h.name, h.docker_host, [StackReport(s) for s in h.stacks]) for h in hosts],
+        )
+        if not self._preflight(env, hosts, report, pull_timeout):
+            for hr in report.hosts:
+                hr.result = "refused" if hr.reason else "not started"
+            report.result = "refused"
+            return report
+        for h, hr in zip(hosts, report.hosts, strict=True):
+            self._up_host(env, h, hr, wait_timeout, pull_timeout)
+        report.result = "up" if all(hr.result == "up" for hr in report.hosts) else "failed"
+        return report
+
+    def _preflight(
+        self, env: str, hosts: Sequence[Host], report: UpReport, pull_timeout: float
+    ) -> bool:
+        """Every stack renders and every engine answers; then every image the stacks name is
+        on its host's engine (pulled when missing). False (reasons in ``report``) when not."""
+        reports = {(hr.host, sr.stack): sr for hr in report.hosts for sr in hr.stacks}
+        selections = [Selection.stack(env, s, h.name) for h in hosts for s in h.stacks]
+        self.progress(f"validating {len(selections)} stacks on {len(hosts)} hosts ...")
+
+        def render(sel: Selection) -> tuple[Selection, str, str]:
+            try:
+                model = self.estate.render(sel, self.environ)
+            except subprocess.TimeoutExpired:
+                return sel, "", f"`docker compose config` did not finish in {RENDER_TIMEOUT} s"
+            except EstateError as exc:
+                return sel, "", str(exc).split(":\n", 1)[-1]
+            return sel, str(model.get("name") or ""), ""
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            rendered = list(pool.map(render, selections))
+            unreachable = dict(
+                zip([h.name for h in hosts], pool.map(self.reach, hosts), strict=True)
+            )
+        ok = True
+        for sel, project, problem in rendered:
+            sr = reports[(sel.host or "", sel.stacks[0])]
+            sr.project = project
+            if problem:
+                sr.result, sr.reason, ok = "invalid", problem, False
+            elif not project:
+                sr.result, sr.reason, ok = "invalid", "the stack file sets no `name:`", False
+            else:
+                sr.result = "valid"
+        for h, hr in zip(hosts, report.hosts, strict=True):
+            if unreachable[h.name]:
+                hr.reason, ok = unreachable[h.name], False
+        if ok:
+            for h, hr in zip(hosts, report.hosts, strict=True):
+                for sr in hr.stacks:
+                    ok = self._pull(env, h, sr, pull_timeout) and ok
+        if not ok:
+            for sr in reports.values():
+                if sr.result == "valid":
+                    sr.result = "not started"
+        return ok
+
+    def _pull(self, env: str, host: Host, sr: StackReport, timeout: float) -> bool:
+        """Pull the images of ``sr``'s stack that ``host``'s engine lacks (so that a missing
+        image or an unreachable registry stops the run before anything starts)."""
+        model = self.estate.render(Selection.stack(env, sr.stack, host.name), self.environ)
+        images = sorted({str(s.get("image") or "") for s in model.get("services", {}).values()})
+        failed = []
+        for image in images:
+            if not image or self.image_id(host, image) is not None:
+                continue
+            self.progress(f"{host.name}: pulling {image} ...")
+            try:
+                proc = self.docker(host, "pull", "--quiet", image, timeout=timeout)
+            except EstateError as exc:
+                failed.append(f"{image} cannot be pulled: {exc}")
+                continue
+            if proc.returncode == 0:
+                sr.pulled.append(image)
+            else:
+                tail = " ".join(proc.stderr.strip().splitlines()[-2:])
+                failed.append(f"{image} cannot be pulled on {host.docker_host}: {tail}")
+        if failed:
+            sr.result, sr.reason = "no image", "; ".join(failed)
+        return not failed
+
+    def _up_host(
+        self, env: str, host: Host, hr: HostReport, wait_timeout: float, pull_timeout: float
+    ) -> None:
+        environ = self.engine_environment(host)
+        try:
+            for _, net, internal in (
+                n for n in self.estate.networks(env) if n[0].name == host.name
+            ):
+                hr.networks.append(
+                    ensure_network(
+                        host.docker_host, net, internal, docker=self.estate.docker, environ=environ
+                    )
+                )
+                self.progress(f"{host.name}: {hr.networks[-1]}")
+        except EstateError as exc:
+            hr.result, hr.reason = "failed", f"networks: {exc}"
+            for sr in hr.stacks:
+                sr.result, sr.reason = "not started", "the host's networks failed"
+            return
+        failed = ""
+        for sr in hr.stacks:
+            if failed:
+                sr.result, sr.reason = "not started", f"{failed} failed before it"
+                continue
+            self._up_stack(env, host, sr, environ, wait_timeout, pull_timeout)
+            if sr.result != "healthy":
+                failed = sr.stack
+        hr.result = "failed" if failed else "up"
+        if failed:
+            hr.reason = f"stack {failed} failed"
+
+    def _up_stack(
+        self,
+        env: str,
+        host: Host,
+        sr: StackReport,
+        environ: Mapping[str, str],
+        wait_timeout: float,
+        pull_timeout: float,
+    ) -> None:
+        sel = Selection.stack(env, sr.stack, host.name)
+        self.progress(f"{host.name}: starting {sr.stack} (project {sr.project}) ...")
+        started = time.monotonic()
+        wait = str(max(1, round(wait_timeout)))
+        problem = ""
+        try:
+            proc = self.estate.run(
+                sel,
+                *("up", "--detach", "--wait", "--wait-timeout", wait, "--remove-orphans"),
+                environ=environ,
+                timeout=wait_timeout + pull_timeout,
+            )
+            sr.changed = changed_containers(proc.stderr + proc.stdout)
+            if proc.returncode != 0:
+                lines = [ln.strip() for ln in proc.stderr.splitlines() if not _PROGRESS.match(ln)]
+                problem = "; ".join(lines[-4:]) or f"docker compose up exited {proc.returncode}"
+        except subprocess.TimeoutExpired:
+            problem = f"`docker compose up` did not finish in {wait_timeout + pull_timeout:g} s"
+        except EstateError as exc:
+            problem = str(exc)
+        sr.seconds = round(time.monotonic() - started, 1)
+        details = []
+        try:
+            for attrs in self.containers(host, sr.project):
+                service = ((attrs.get("Config") or {}).get("Labels") or {}).get(SERVICE_LABEL, "")
+                state, detail = container_state(attrs)
+                sr.services[service] = state
+                # a one-shot service that finished well (depends_on: service_completed_...)
+                if state not in ("healthy", "running", "exited 0"):
+                    details.append(f"{service} {state}" + (f": {detail}" if detail else ""))
+        except EstateError as exc:
+            details.append(str(exc))
+        if problem or details:
+            sr.result = "failed"
+            sr.reason = "; ".join(filter(None, [problem, *details]))
+        else:
+            sr.result = "healthy"
+        self.progress(f"{host.name}: {sr.stack} {sr.result} in {sr.seconds:g} s")
+
+    # diff
+
+    def diff(self, env: str, host: str | None = None) -> DiffReport:
+        """What `up` would change, per service of every stack of the selected hosts: running
+        against wanted (Compose's config hash, image, missing and extra containers). Changes
+        nothing. Raises UsageError as `up` does."""
+        report = DiffReport(env, [])
+        for h in self.hosts(env, host):
+            hd = HostDiff(h.name, h.docker_host)
+            report.hosts.append(hd)
+            hd.error = self.reach(h)
+            if hd.error:
+                continue
+            for stack in h.stacks:
+                hd.stacks.append(self._diff_stack(env, h, stack))
+        return report
+
+    def _diff_stack(self, env: str, host: Host, stack: str) -> StackDiff:
+        sel = Selection.stack(env, stack, host.name)
+        sd = StackDiff(stack)
+        try:
+            model = self.estate.render(sel, self.environ)
+            sd.project = str(model.get("name") or "")
+            proc = self.estate.run(sel, "config", "--hash", "*", environ=self.environ)
+            if proc.returncode != 0:
+                raise EstateError(proc.stderr.strip())
+            hashes = dict(ln.split(None, 1) for ln in proc.stdout.splitlines() if ln.strip())
+            containers = self.containers(host, sd.project)
+            images = {str(s.get("image") or "") for s in (model.get("services") or {}).values()}
+            ids = {image: self.image_id(host, image) for image in sorted(images)}
+        except subprocess.TimeoutExpired:
+            sd.error = f"`docker compose config` did not finish in {RENDER_TIMEOUT} s"
+            return sd
+        except EstateError as exc:
+            sd.error = str(exc).split(":\n", 1)[-1]
+            return sd
+        sd.services = compare(model, hashes, containers, ids)
+        return sd
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def up_lines(report: UpReport) -> list[str]:
+    """The human table of an `up`: a row per host and stack, then the reasons."""
+    rows = [("HOST", "STACK", "PROJECT", "RESULT", "SECONDS", "CHANGED")]
+    reasons = []
+    for hr in report.hosts:
+        for sr in hr.stacks:
+            secs = "" if sr.seconds is None else f"{sr.seconds:g}"
+            changed = "" if sr.seconds is None else str(len(sr.changed))
+            rows.append((hr.host, sr.stack, sr.project, sr.result, secs, changed))
+            if sr.reason:
+                reasons.append(f"  {hr.host}/{sr.stack}: {sr.reason}")
+        if hr.reason:
+            reasons.insert(0, f"  {hr.host}: {hr.reason}")
+    summary = {
+        "up": f"estate {report.env}: every stack is up and healthy",
+        "failed": f"estate {report.env}: FAILED (the stacks after a failed one were not started)",
+        "refused": f"estate {report.env}: REFUSED, nothing was started",
+    }[report.result]
+    pulled = [i for hr in report.hosts for sr in hr.stacks for i in sr.pulled]
+    if pulled:
+        summary += f" ({len(pulled)} image(s) pulled first)"
+    return _table(rows) + (["", "why:", *reasons] if reasons else []) + ["", summary]
+
+
+def diff_lines(report: DiffReport) -> list[str]:
+    """The human table of a `diff`: every service `up` would change, and why."""
+    rows = [("HOST", "STACK", "SERVICE", "ACTION", "WHY")]
+    notes, errors, unchanged = [], [], 0
+    for hd in report.hosts:
+        if hd.error:
+            errors.append(f"  {hd.host}: {hd.error}")
+        for sd in hd.stacks:
+            if sd.error:
+                errors.append(f"  {hd.host}/{sd.stack}: {sd.error}")
+            for d in sd.services:
+                if d.action == "none":
+                    unchanged += 1
+                else:
+                    rows.append((hd.host, sd.stack, d.service, d.action, "; ".join(d.reasons)))
+                notes += [f"  {hd.host}/{sd.stack}/{d.service}: {n}" for n in d.notes]
+    lines = _table(rows) if len(rows) > 1 else []
+    if notes:
+        lines += ["", "noted, left as it is by up:", *notes]
+    if errors:
+        lines += ["", "not compared:", *errors]
+    changed = len(rows) - 1
+    lines += [
+        "",
+        f"estate {report.env}: {changed} service(s) would change, {unchanged} unchanged"
+        + (", some stacks could not be compared" if errors else ""),
+    ]
+    return lines
+
+
 # -- command line ------------------------------------------------------------------------------
 
 USAGE = """\
@@ -611,10 +1272,15 @@ examples:
   estate compose [selection] -- up --detach ...             run Compose on the selection
   estate project                    the local stack's Compose project name
   estate validate [--env E ...] [--local | --no-local]
+  estate up --env E [--host H] [--json] [--wait-timeout S]   apply hosts.yml (make estate-up)
+  estate diff --env E [--host H] [--json]                    what `up` would change
 
 The local stack (--local, the default where a selection is needed and no --stack is given)
 reads ENV, NAPOPS_STACKS and NAPOPS_PROJECT. Exit status: 0 ok, 1 a check failed or Compose
-failed, 2 bad arguments.
+failed, 2 bad arguments or a broken compose/hosts.yml. `up`: 0 every stack healthy, 1 a
+stack (or a host's networks) failed, 3 refused: a stack is invalid, an engine unreachable or
+an image cannot be pulled, nothing was started. `diff`: 0 nothing would change, 1 something
+would, 3 a stack or an engine could not be compared.
 """
 
 
@@ -654,6 +1320,29 @@ def _parser() -> argparse.ArgumentParser:
         if name == "compose":
             p.add_argument("--project-only", action="store_true", help="no files: -p only")
             p.add_argument("compose_args", nargs=argparse.REMAINDER)
+    for name, text in (
+        ("up", "validate, create the networks, start every host's stacks in order, wait healthy"),
+        ("diff", "what `up` would change, per service (changes nothing)"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--env", required=True, help="environment of compose/hosts.yml")
+        p.add_argument("--host", help="only this host of the environment")
+        p.add_argument("--json", action="store_true", help="the report as JSON on stdout")
+        if name == "up":
+            p.add_argument(
+                "--wait-timeout",
+                type=float,
+                default=WAIT_TIMEOUT,
+                metavar="S",
+                help=f"per stack, seconds until healthy (default {WAIT_TIMEOUT})",
+            )
+            p.add_argument(
+                "--pull-timeout",
+                type=float,
+                default=PULL_TIMEOUT,
+                metavar="S",
+                help=f"per stack, more seconds for pulling images (default {PULL_TIMEOUT})",
+            )
     p = sub.add_parser("validate", help="render every selection; start nothing")
     p.add_argument("--env", action="append", help="environment (repeatable; default all)")
     group = p.add_mutually_exclusive_group()
@@ -710,9 +1399,11 @@ def _command(estate: Estate, args: argparse.Namespace) -> int:
         for host in estate.hosts(args.env).values():
             print(host.name, host.docker_host, " ".join(host.stacks), sep="\t")
     elif cmd == "networks":
+        applier = Applier(estate)
         for host, net, internal in estate.networks(args.env):
             if args.create:
-                print(ensure_network(host.docker_host, net, internal))
+                environ = applier.engine_environment(host)
+                print(ensure_network(host.docker_host, net, internal, environ=environ))
             else:
                 print(host.name, host.docker_host, net, str(internal).lower(), sep="\t")
     elif cmd == "project":
@@ -733,7 +1424,29 @@ def _command(estate: Estate, args: argparse.Namespace) -> int:
         return _compose(estate, args)
     elif cmd == "validate":
         return _validate(estate, args)
+    elif cmd in ("up", "diff"):
+        return _apply(estate, args)
     return 0
+
+
+def _apply(estate: Estate, args: argparse.Namespace) -> int:
+    """`up` or `diff`: progress on stderr, the table (or --json) on stdout."""
+    estate.check_env(args.env)
+    applier = Applier(estate, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    report: UpReport | DiffReport
+    if args.command == "up":
+        if args.wait_timeout <= 0 or args.pull_timeout < 0:
+            raise UsageError("--wait-timeout must be above 0 and --pull-timeout not below 0")
+        report = applier.up(args.env, args.host, args.wait_timeout, args.pull_timeout)
+        lines = up_lines(report)
+    else:
+        report = applier.diff(args.env, args.host)
+        lines = diff_lines(report)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(*lines, sep="\n")
+    return report.status
 
 
 def _compose(estate: Estate, args: argparse.Namespace) -> int:

@@ -22,3 +22,17 @@ compose-lint: ## yamllint (relaxed) of compose/, shellcheck of its scripts
 # error (recreate it by hand once its containers are stopped).
 compose-networks: ## create the external networks compose/hosts.yml lists for ENV
 	$(ESTATE) networks --env $(ENV) --create
+
+# Apply compose/hosts.yml (every host of ENV, or HOST=...): validate every stack (nothing
+# starts when one is invalid, an engine cannot be reached or an image cannot be pulled),
+# create the networks, start each host's stacks in order and wait until healthy; a table per
+# host and stack (JSON: JSON=1). The tool exits 0 all healthy, 1 a stack failed, 2 usage or
+# hosts.yml, 3 refused (make itself then exits 2). See docs/compose.md.
+.PHONY: estate-up estate-diff
+ESTATE_SELECT = --env $(ENV) $(if $(HOST),--host $(HOST)) $(if $(JSON),--json)
+
+estate-up: ## apply compose/hosts.yml for ENV (HOST=one host): validate all, networks, stacks in order, wait healthy
+	$(ESTATE) up $(ESTATE_SELECT)
+
+estate-diff: ## what `make estate-up` would change, per service (ENV, HOST=); changes nothing
+	$(ESTATE) diff $(ESTATE_SELECT)

@@ -18,6 +18,7 @@ from .certs import cli as certs_cli
 from .compliance import cli as compliance_cli
 from .core import audit, jobcli
 from .deploy import cli as deploy_cli
+from .deploy import estate_cli
 from .devsink import cli as devsink_cli
 from .relay import cli as relay_cli
 
@@ -114,6 +115,7 @@ REGISTRARS.append(compliance_cli.register)
 REGISTRARS.append(compliance_cli.register_drift)
 REGISTRARS.append(deploy_cli.register)
 REGISTRARS.append(backup_cli.register)
+REGISTRARS.append(estate_cli.register)
 
 
 def parser() -> argparse.ArgumentParser:
