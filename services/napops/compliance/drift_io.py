@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.dockerhost import DockerError, Engine
+from ..core.estatetool import compose_dir, estate_module
 from .drift import Difference, drift
-from .static import StaticError, compose_dir, estate_module
+from .static import StaticError
 from .workload import COMPOSE_PROJECT
 
 

@@ -7,38 +7,19 @@ loaded from the repository's compose folder (``--compose-dir``, ``$NAPOPS_COMPOS
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from ..core.errors import NapopsError
+from ..core.estatetool import compose_dir, estate_module
 from .workload import Workload, from_compose
 
 
 class StaticError(NapopsError):
-    """The Compose files cannot be found or rendered."""
+    """The Compose files cannot be rendered."""
 
 
-def compose_dir(given: str | None = None) -> Path:
-    path = Path(given or os.environ.get("NAPOPS_COMPOSE_DIR") or "compose").resolve()
-    if not (path / "estate.py").is_file():
-        raise StaticError(
-            f"{path} has no estate.py: give --compose-dir (the repository's compose/)"
-        )
-    return path
-
-
-def estate_module(directory: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("napops_estate_tool", directory / "estate.py")
-    if spec is None or spec.loader is None:
-        raise StaticError(f"cannot load {directory / 'estate.py'}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+__all__ = ["StaticError", "compose_dir", "estate_module", "from_model", "workloads"]
 
 
 def from_model(model: dict[str, Any], stack: str, env: str = "") -> list[Workload]:

@@ -23,8 +23,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..compliance.static import compose_dir, estate_module
 from ..core.errors import NapopsError
+from ..core.estatetool import compose_dir, estate_module
 
 
 def run_estate(args: argparse.Namespace) -> int:
