@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from monitoring_files import RULES, load_yaml, stage_config
+from support.monitoring import shipped_prometheus_flags
 
 from helpers import free_port, require_tool, serving, wait_for
 
@@ -67,6 +68,7 @@ def prometheus(tmp_path: Path, node_exporter: str) -> Iterator[str]:
         f"--config.file={config}",
         f"--storage.tsdb.path={tmp_path / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
+        *shipped_prometheus_flags(),
     ]
     url = f"http://127.0.0.1:{port}"
     with serving(argv, f"{url}/-/ready", "prometheus"):
