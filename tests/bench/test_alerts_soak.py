@@ -43,6 +43,7 @@ sys.path.insert(0, str(HERE.parent / "monitoring"))
 
 from am_harness import MailSink  # noqa: E402
 from monitoring_files import ALERTMANAGER, PROMETHEUS, load_yaml  # noqa: E402
+from support.monitoring import shipped_prometheus_flags  # noqa: E402
 from support.relay import TOKEN, RelayProcess, RocketChatReceiver, SmtpServer, base_config  # noqa: E402
 
 from helpers import (  # noqa: E402
@@ -265,7 +266,8 @@ def test_soak_under_stress(tmp_path: Path) -> None:
         procs.append(process([prom_bin, f"--config.file={prom_path}",
                               f"--storage.tsdb.path={tmp_path / 'prom'}",
                               f"--web.listen-address=127.0.0.1:{prom_port}",
-                              f"--web.external-url={prom}"], log))  # fmt: skip
+                              f"--web.external-url={prom}",
+                              *shipped_prometheus_flags()], log))  # fmt: skip
         wait_for(lambda: ready(f"{prom}/-/ready", procs[-1], log), timeout=60, what="prometheus")
 
         def query(expr: str) -> list[dict[str, Any]]:

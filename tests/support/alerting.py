@@ -72,13 +72,18 @@ def _project_intervals() -> dict[str, str]:
 
 
 def rewrite_alertmanager(
-    config: dict[str, Any], relay_url: str, token_file: Path
+    config: dict[str, Any],
+    relay_url: str,
+    token_file: Path,
+    by_address: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Point every webhook at ``relay_url`` (path and query kept) and at ``token_file``."""
-    base = urlsplit(relay_url)
+    """Point every webhook at ``relay_url`` (path and query kept) and at ``token_file``;
+    a webhook whose configured address (``host:port``) is a key of ``by_address`` goes to
+    that URL instead (e.g. ``{"qnap:9188": watcher.url}``)."""
     for receiver in config.get("receivers", []):
         for hook in receiver.get("webhook_configs", []):
             u = urlsplit(hook["url"])
+            base = urlsplit((by_address or {}).get(u.netloc, relay_url))
             hook["url"] = urlunsplit((base.scheme, base.netloc, u.path, u.query, ""))
             http = hook.setdefault("http_config", {})
             for legacy in ("bearer_token", "bearer_token_file"):

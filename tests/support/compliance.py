@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from helpers import free_port
 
@@ -12,10 +15,15 @@ TOKEN = "compliance-token-0123456789"
 
 
 def start_compliance(
-    directory: Path, docker_host: str, policy: Path, reports: str = "/nonexistent/*.json"
+    directory: Path,
+    docker_host: str,
+    policy: Path,
+    reports: str = "/nonexistent/*.json",
+    health: dict[str, Any] | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
-    """Start napops-compliance on a free loopback port with its API token; returns the
-    process (stdout and stderr piped) and its base URL. The caller stops it."""
+    """Start napops-compliance on a free loopback port with its API token (``health``: the
+    section's ``health`` options); returns the process (stdout and stderr piped) and its base
+    URL. The caller stops it."""
     port = free_port()
     cfg = directory / "compliance.yml"
     cfg.write_text(
@@ -23,7 +31,8 @@ def start_compliance(
         f"state_dir: {directory / 'state'}\n"
         f"docker: {{host: '{docker_host}', timeout_seconds: 5}}\n"
         f"compliance:\n  policy_file: {policy}\n"
-        f"  vulnerabilities: {{report_files: ['{reports}']}}\n",
+        f"  vulnerabilities: {{report_files: ['{reports}']}}\n"
+        + (f"  health: {yaml.safe_dump(health, default_flow_style=True)}" if health else ""),
         encoding="utf-8",
     )
     proc = subprocess.Popen(

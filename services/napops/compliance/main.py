@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import glob
 import logging
+import re
+import threading
 import time
 from typing import Any
 
@@ -12,8 +14,8 @@ from ..core import sidecar
 from ..core.errors import ConfigError, NapopsError
 from ..core.jobs import RunContext
 from ..core.schema import Schema
+from . import health, runtime, trivy
 from . import policy as policymod
-from . import runtime, trivy
 from .audit import audit, failures
 from .metrics import ComplianceMetrics
 
@@ -65,6 +67,34 @@ SECTION: Schema = {
                 },
             },
         },
+        "health": {
+            "type": "object",
+            "description": "The health of each running container of the estate's Compose "
+            "projects, read from the engine every few seconds and exported as "
+            "napops_compliance_container_health_status (alert ContainerUnhealthy).",
+            "additionalProperties": False,
+            "properties": {
+                "interval_seconds": {
+                    "type": "number",
+                    "minimum": 1,
+                    "default": 15,
+                    "description": "Seconds between two readings (one list call and one "
+                    "inspect per container).",
+                    "examples": [15],
+                },
+                "projects": {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1},
+                    "minItems": 1,
+                    "default": ["napops-.+", "stacks"],
+                    "description": "Regular expressions, one of which a container's Compose "
+                    "project must match in full for it to be reported: the estate's own "
+                    "projects (`napops-<env>-<stack>`, and `stacks` for the stacks without a "
+                    "`name:`), so that nothing else run on the engine adds series.",
+                    "examples": [["napops-prod-.+", "stacks"]],
+                },
+            },
+        },
         "vulnerabilities": {
             "type": "object",
             "description": "Where Trivy results come from.",
@@ -107,6 +137,15 @@ def setup(ctx: sidecar.Context) -> None:
         policymod.load(section["policy_file"])  # a broken policy stops the start, not an audit
     except ConfigError as exc:
         raise ConfigError([f"At 'compliance.policy_file': {p}" for p in exc.problems]) from None
+    health_conf = section.get("health", {})
+    try:
+        projects = re.compile(
+            "|".join(f"(?:{p})" for p in health_conf.get("projects", ["napops-.+", "stacks"]))
+        )
+    except re.error as exc:
+        raise ConfigError(
+            [f"At 'compliance.health.projects': not a regular expression: {exc}"]
+        ) from None
     engine = ctx.engine()
     metrics = ComplianceMetrics(ctx.registry)
 
@@ -201,6 +240,32 @@ def setup(ctx: sidecar.Context) -> None:
         overlap="queue",
     )
     ctx.on_start.append(lambda: _first_audit(ctx))
+
+    stop = threading.Event()
+
+    def read_health() -> None:
+        try:
+            found = health.read(engine, projects)
+        except NapopsError as exc:
+            # nothing stale is reported as current: the series go away, the audit kind fails
+            metrics.snapshot.health = []
+            metrics.audit_failed.labels("health").set(1)
+            metrics.errors.labels("health").inc()
+            log.warning("container health not read: %s", exc, extra={"event": "health_failed"})
+            return
+        metrics.snapshot.health = found
+        metrics.audit_failed.labels("health").set(0)
+        metrics.last_audit.labels("health").set(time.time())
+
+    def watch_health() -> None:
+        while not stop.is_set():
+            read_health()
+            stop.wait(float(health_conf.get("interval_seconds", 15)))
+
+    ctx.on_start.append(
+        lambda: threading.Thread(target=watch_health, name="health", daemon=True).start()
+    )
+    ctx.on_shutdown.append(stop.set)
 
 
 def _first_audit(ctx: sidecar.Context) -> None:

@@ -14,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from .audit import Finding, ratio
+from .health import STATUSES, ContainerHealth
 from .trivy import SEVERITIES, ImageVulns
 
 
@@ -22,6 +23,7 @@ class Snapshot:
     findings: list[Finding] = field(default_factory=list)
     vulns: dict[str, ImageVulns] = field(default_factory=dict)
     drift: dict[str, int] = field(default_factory=dict)  # stack/service -> differences
+    health: list[ContainerHealth] = field(default_factory=list)
 
 
 class _Collector(Collector):
@@ -81,6 +83,27 @@ class _Collector(Collector):
             stack, _, service = key.partition("/")
             drift.add_metric([stack, service], count)
         yield drift
+        health = GaugeMetricFamily(
+            "napops_compliance_container_health_status",
+            "1 for the container's current Docker health status, 0 for the others (none: no "
+            "healthcheck); running containers of the estate's Compose projects only.",
+            labels=["project", "service", "container", "status"],
+        )
+        streak = GaugeMetricFamily(
+            "napops_compliance_container_health_failing_streak",
+            "Consecutive failed healthchecks of the container (Docker's FailingStreak); only "
+            "containers with a healthcheck.",
+            labels=["project", "service", "container"],
+        )
+        for c in snap.health:
+            for status in STATUSES:
+                health.add_metric(
+                    [c.project, c.service, c.container, status], 1 if c.status == status else 0
+                )
+            if c.status != "none":
+                streak.add_metric([c.project, c.service, c.container], c.failing_streak)
+        yield health
+        yield streak
 
 
 class ComplianceMetrics:
@@ -102,7 +125,7 @@ class ComplianceMetrics:
         self.errors = Counter(
             "napops_compliance_errors", "Audit errors, by kind.", ["kind"], registry=registry
         )
-        for kind in ("runtime", "vulnerabilities", "drift"):
+        for kind in ("runtime", "vulnerabilities", "drift", "health"):
             self.last_audit.labels(kind)
             self.audit_failed.labels(kind)
             self.errors.labels(kind)

@@ -38,6 +38,27 @@ def test_compose_config_is_valid_with_its_secrets(tmp_path):
     assert set(configured(section)) == {"email", "rocketchat"}
 
 
+def test_the_watchers_compose_config_is_valid_and_watches(tmp_path):
+    """The heartbeat watcher on the QNAP (compose/stacks/watch.yml): a valid relay
+    configuration with the watchdog on, both channels, and the ASUSTOR relay's window."""
+    for name in SECRETS:
+        value = "https://chat.np-dms.work/hooks/a/b" if name.endswith("_url") else "x" * 32
+        (tmp_path / name).write_text(value + "\n")
+    text = (COMPOSE.parent / "relay-watch.yml").read_text()
+    for name in SECRETS:
+        text = text.replace(f"/run/secrets/{name}", str(tmp_path / name))
+    path = tmp_path / "relay-watch.yml"
+    path.write_text(text)
+    watch = configmod.load(SCHEMA, path, environ={})["relay"]
+    relay = yaml.safe_load(COMPOSE.read_text())["relay"]
+    assert watch["watchdog"]["enabled"] is True
+    assert watch["watchdog"] == relay["watchdog"]
+    assert set(configured(watch)) == {"email", "rocketchat"}
+    assert watch["channels"]["email"]["host"] == relay["channels"]["email"]["host"]
+    # the path the image prepares for a relay (services/Dockerfile); its own volume there
+    assert watch["state_dir"] == "/var/lib/napops/relay"
+
+
 def test_every_problem_at_once(tmp_path):
     path = tmp_path / "bad.yml"
     path.write_text(
