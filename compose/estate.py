@@ -72,7 +72,7 @@ CLEAN_VARIABLES = (
 # The local stack (`make up`): its default stacks, and the Compose variables a person or a test
 # may set in the shell to move its published ports and mounted folders (they win over the env
 # files; see compose/stacks/monitoring.yml). Nothing else from the shell is used.
-LOCAL_STACKS = ("monitoring", "agents", "napops")
+LOCAL_STACKS = ("monitoring", "agents", "napops", "watch")
 LOCAL_VARIABLES = (
     "PROMETHEUS_PORT",
     "ALERTMANAGER_PORT",

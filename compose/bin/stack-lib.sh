@@ -4,7 +4,7 @@
 # compose/estate.py) alone; it reads:
 #   ENV             dev | staging | prod (default dev)
 #   NAPOPS_PROJECT  Compose project name (default napops-$ENV)
-#   NAPOPS_STACKS   stacks to run together (default "monitoring agents napops")
+#   NAPOPS_STACKS   stacks to run together (default "monitoring agents napops watch")
 # Published ports and mounted folders are Compose variables (PROMETHEUS_PORT, PROMETHEUS_DIR,
 # ...: LOCAL_VARIABLES in compose/estate.py); set them in the environment to override the env
 # files. Nothing else of the shell reaches Compose.

@@ -24,6 +24,7 @@ import yaml
 from compose_render import COMPOSE, ENVS, ESTATE, STACKS
 from estate import (
     CLEAN_VARIABLES,
+    LOCAL_STACKS,
     LOCAL_VARIABLES,
     Estate,
     EstateError,
@@ -172,7 +173,7 @@ def test_the_shell_reaches_compose_only_through_the_documented_variables() -> No
 def test_every_local_variable_is_one_the_local_stacks_use() -> None:
     sources = " ".join(
         path.read_text("utf-8")
-        for stack in ("monitoring", "agents", "napops")
+        for stack in LOCAL_STACKS
         for path in (COMPOSE / "stacks" / f"{stack}.yml", COMPOSE / "env" / "dev" / f"{stack}.yml")
         if path.is_file()
     )

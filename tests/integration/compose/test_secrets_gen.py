@@ -378,7 +378,7 @@ def test_make_up_creates_only_the_local_stacks_secrets() -> None:
         timeout=60,
     )
     assert "secrets-local" in make.stdout
-    assert 'secrets-gen --env dev --stacks "monitoring agents napops"' in sub.stdout
+    assert 'secrets-gen --env dev --stacks "monitoring agents napops watch"' in sub.stdout
 
 
 def read_as(uid: int, path: Path) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize(
     ("stacks", "expected"),
-    [(None, "monitoring agents napops"), ("monitoring napops", "monitoring napops")],
+    [(None, "monitoring agents napops watch"), ("monitoring napops", "monitoring napops")],
 )
 def test_secrets_local_names_the_local_stacks(stacks: str | None, expected: str) -> None:
     make = require_tool("make")
