@@ -10,8 +10,9 @@ if [[ "${1:-}" == mariadbd && ! -d "$DATADIR/mysql" ]]; then
     --skip-test-db >/dev/null
   mariadbd --datadir="$DATADIR" --skip-networking --socket="$SOCKET" &
   pid=$!
-  for _ in $(seq 60); do
-    mariadb-admin --socket="$SOCKET" -uroot ping >/dev/null 2>&1 && break
+  # wait for the bootstrap server however slow the machine is, but not for a dead one
+  until mariadb-admin --socket="$SOCKET" -uroot ping >/dev/null 2>&1; do
+    kill -0 "$pid" 2>/dev/null || { echo "entrypoint: the bootstrap server exited" >&2; exit 1; }
     sleep 0.5
   done
   sql="ALTER USER 'root'@'localhost' IDENTIFIED BY '${MARIADB_ROOT_PASSWORD//\'/\'\'}';"

@@ -13,7 +13,7 @@ if [[ "${1:-}" == postgres && ! -s "$PGDATA/PG_VERSION" ]]; then
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
   db=${POSTGRES_DB:-$user}
   if [[ "$db" != postgres ]]; then
-    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w -t 600 start >/dev/null
     psql -v ON_ERROR_STOP=1 -U "$user" -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null
     pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   fi

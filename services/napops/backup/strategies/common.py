@@ -184,7 +184,16 @@ def remove_quietly(engine: Engine, name: str) -> None:
         pass
 
 
-def wait_until(probe: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(
+    probe: Callable[[], bool],
+    timeout: float,
+    what: str,
+    engine: Engine | None = None,
+    container: str | None = None,
+) -> None:
+    """Poll ``probe`` until it is true. With ``engine`` and ``container``, a container that
+    exits meanwhile fails at once with its status and the end of its log (a server that
+    cannot start is not waited for until the timeout)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -192,8 +201,27 @@ def wait_until(probe: Callable[[], bool], timeout: float, what: str) -> None:
                 return
         except (DockerError, StrategyError):
             pass
+        if engine is not None and container is not None:
+            _fail_if_exited(engine, container, what)
         time.sleep(0.5)
     raise StrategyError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def _fail_if_exited(engine: Engine, container: str, what: str) -> None:
+    try:
+        state = engine.inspect(container).get("State") or {}
+    except DockerError:
+        return  # unknown: the probe and the deadline decide
+    if state.get("Running", True):
+        return
+    try:
+        tail = engine.api.logs(container, tail=15).decode("utf-8", "replace").strip()
+    except Exception:  # noqa: BLE001 - the log is a courtesy
+        tail = ""
+    raise StrategyError(
+        f"{what}: the container exited (status {state.get('ExitCode')}) before it was ready"
+        + (f"; its last output: {tail[-800:]}" if tail else "")
+    )
 
 
 def token() -> str:

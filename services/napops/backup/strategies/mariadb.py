@@ -129,7 +129,9 @@ def scratch(engine: Engine, image: str, run_id: str) -> Target:
     password = token()
     name = throwaway(engine, image, run_id, {"MARIADB_ROOT_PASSWORD": password})
     target = Target(name, {"MYSQL_PWD": password})
-    wait_until(lambda: bool(sql(engine, target, "SELECT 1")), 300, f"MariaDB in {name}")
+    wait_until(
+        lambda: bool(sql(engine, target, "SELECT 1")), 300, f"MariaDB in {name}", engine, name
+    )
     return target
 
 

@@ -108,6 +108,8 @@ def scratch(engine: Engine, image: str, run_id: str) -> Target:
         ),
         120,
         f"MongoDB in {name}",
+        engine,
+        name,
     )
     return target
 

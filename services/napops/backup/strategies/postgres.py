@@ -134,7 +134,13 @@ def scratch(engine: Engine, image: str, run_id: str) -> Target:
     password = token()
     name = throwaway(engine, image, run_id, {"POSTGRES_PASSWORD": password})
     target = Target(name, {"PGPASSWORD": password, "PGUSER": "postgres"})
-    wait_until(lambda: bool(psql(engine, target, "SELECT 1")), 300, f"PostgreSQL in {name}")
+    wait_until(
+        lambda: bool(psql(engine, target, "SELECT 1")),
+        300,
+        f"PostgreSQL in {name}",
+        engine,
+        name,
+    )
     return target
 
 

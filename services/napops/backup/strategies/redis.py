@@ -161,4 +161,10 @@ def restore(engine: Engine, item: Item | None, target: Target, fetch: Fetch) -> 
     uid = int(user.split(":")[0]) if user.split(":")[0].isdigit() else 0
     put_stream(engine, target.container, path, size, chunks, uid=uid)
     engine.start(target.container)
-    wait_until(lambda: cli(engine, target, "PING") == "PONG", 60, f"Redis in {target.container}")
+    wait_until(
+        lambda: cli(engine, target, "PING") == "PONG",
+        60,
+        f"Redis in {target.container}",
+        engine,
+        target.container,
+    )
