@@ -8,6 +8,9 @@ export ENV
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# test files run in parallel (pytest-xdist; tests/conftest.py keeps the Docker suites' files
+# of one folder in one worker); PYTEST_WORKERS=0 runs them one by one in this process
+PYTEST_WORKERS ?= 3
 
 .PHONY: help venv test lint bench validate
 help: ## list the targets
@@ -27,7 +30,7 @@ VALIDATE_PYTEST = $(if $(IN_TEST),@echo "  (run by make test's pytest run:)",$(P
 
 test: venv images ## static checks (make validate), then the whole test suite once; does its own set-up
 	$(MAKE) --no-print-directory validate IN_TEST=1
-	$(PY) -m pytest tests --ignore=tests/bench --durations=30 $(PYTEST_ARGS)
+	$(PY) -m pytest tests --ignore=tests/bench --durations=30 -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # compose/estate.py and the Python scripts under compose/bin are linted with the services.
 LINT_COMPOSE := compose/estate.py compose/bin/estate compose/bin/secrets-gen
