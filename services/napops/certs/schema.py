@@ -164,13 +164,5 @@ SECTION: Schema = {
             },
             "description": "Modules of /probe?target=host:port&module=NAME (blackbox style).",
         },
-        "renewal_status_files": {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-            "default": [],
-            "description": "Status files written by the edge's certbot loop "
-            "(certbot-loop.sh, CERTBOT_STATUS_FILE); exported as napops_certs_renewal_*.",
-            "examples": [["/etc/letsencrypt/napops-certbot.status"]],
-        },
     },
 }
