@@ -96,19 +96,23 @@ def label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+def number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
 def render(values: dict[str, float], certs: list[tuple[str, float, float]]) -> str:
     lines = []
     for name, value in values.items():
         lines += [
             f"# HELP {PREFIX}{name} {HELP[name]}",
             f"# TYPE {PREFIX}{name} gauge",
-            f"{PREFIX}{name} {value:.0f}",
+            f"{PREFIX}{name} {number(value)}",
         ]
     for index, name in ((1, "certificate_not_before_timestamp_seconds"),
                         (2, "certificate_not_after_timestamp_seconds")):  # fmt: skip
         lines += [f"# HELP {PREFIX}{name} {HELP[name]}", f"# TYPE {PREFIX}{name} gauge"]
         for cert in certs:
-            lines.append(f'{PREFIX}{name}{{certificate="{label(cert[0])}"}} {cert[index]:.0f}')
+            lines.append(f'{PREFIX}{name}{{certificate="{label(cert[0])}"}} {number(cert[index])}')
     return "\n".join(lines) + "\n"
 
 
