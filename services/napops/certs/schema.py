@@ -93,7 +93,7 @@ SECTION: Schema = {
     "type": "object",
     "additionalProperties": False,
     "description": "The certs sidecar: TLS endpoints and PEM files whose certificates are "
-    "watched (expiry, verification), and the certbot status it re-exports.",
+    "watched (expiry, verification). certbot reports its renewals itself (node exporter).",
     "properties": {
         "schedule": {
             "type": "string",
