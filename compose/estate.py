@@ -9,7 +9,8 @@ What it owns (and nothing else builds):
   file, in that order (later env files win, so an env file may pin an image that
   .images.env maps to a local one);
 - the process environment Compose runs with: only what the Docker CLI needs to find the engine
-  (CLEAN_VARIABLES) and NAPOPS_ENV (the selection's environment), plus what the selection adds,
+  (CLEAN_VARIABLES) and NAPOPS_ENV (the selection's environment), plus what the selection adds
+  (the local stack: its LOCAL_VARIABLES, and NODE_TEXTFILE_VOLUME named after its project),
   never the caller's shell as a whole, so a variable exported by hand cannot hide one missing
   from an env file.
 
@@ -474,6 +475,8 @@ class Estate:
             if gid is not None:
                 found["DOCKER_SOCKET_GID"] = str(gid)
             found.update({k: environ[k] for k in LOCAL_VARIABLES if k in environ})
+            # its volumes are its own: named after the project, not the environment
+            found["NODE_TEXTFILE_VOLUME"] = f"{sel.project}-node-textfile"
         found.update(sel.overrides)
         return found
 

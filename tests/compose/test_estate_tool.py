@@ -164,7 +164,14 @@ def test_the_shell_reaches_compose_only_through_the_documented_variables() -> No
     local = Selection.local_stack(shell)
     assert local.stacks == ("monitoring",) and local.project == "napops-dev"
     local_env = ESTATE.environment(local, shell)
-    assert local_env == {**estate_env, "PROMETHEUS_PORT": "19090"}  # no socket at that path
+    assert local_env == {  # no socket at that path: no DOCKER_SOCKET_GID
+        **estate_env,
+        "PROMETHEUS_PORT": "19090",
+        # the local project's own volume, not the environment's (parallel local stacks)
+        "NODE_TEXTFILE_VOLUME": "napops-dev-node-textfile",
+    }
+    other = Selection.local_stack({**shell, "NAPOPS_PROJECT": "mine-dev"})
+    assert ESTATE.environment(other, shell)["NODE_TEXTFILE_VOLUME"] == "mine-dev-node-textfile"
     on_qnap = ESTATE.environment(Selection.stack("prod", "agents", "qnap"), shell)
     assert on_qnap["NAPOPS_HOST"] == "qnap" and on_qnap["NAPOPS_ENV"] == "prod"
     assert set(on_qnap) - set(CLEAN_VARIABLES) == {"NAPOPS_ENV", *ESTATE.host("prod", "qnap").env}

@@ -3,8 +3,8 @@
 - catalogue/<exporter>.txt: exporters that cannot run here (cAdvisor, MongoDB, and the
   database exporters without their databases), each file naming its upstream source.
 - The napops sidecars: each one is built in-process (``napops.core.sidecar.build``) with a
-  minimal configuration, and its registry is listed (samples, and gauges declared without
-  samples yet, e.g. per-certificate series filled by the first probe round).
+  minimal configuration, and what its /metrics serves is listed (samples, and gauges declared
+  without samples yet, e.g. per-certificate series filled by the first probe round).
 - Recording rules of prometheus/rules: their ``record:`` names are series too.
 
 The running components (Prometheus, Alertmanager, node and blackbox exporters) are asked
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import ROOT, SIDECARS
 
@@ -109,7 +110,10 @@ def sidecar_names(state_root: Path, services: Iterable[str] = SIDECARS) -> dict[
             ) from None
         ctx = sidecar.build(service, section, config, getattr(module, "setup", None))
         try:
-            families = list(ctx.registry.collect())
+            # what its /metrics serves (the certs sidecar joins series formatted once per
+            # round to its registry's)
+            body = ctx.app.test_client().get("/metrics").get_data(as_text=True)
+            families = list(text_string_to_metric_families(body))
             found[service] = {s.name for m in families for s in m.samples}
             # Gauges a sidecar declares but fills only after its first job run (the certs
             # sidecar's per-certificate series, the compliance audit's): declared, so exported.

@@ -1,6 +1,8 @@
 """Start the stack's components that do run here, and ask a real Prometheus what they export.
 
-node exporter, blackbox exporter (probing a local HTTPS server, so the TLS series exist too),
+node exporter (its textfile directory holding the report of the edge's certbot loop, written by
+the project's compose/config/edge/certbot-textfile.py, as on the QNAP), blackbox exporter
+(probing a local HTTPS server, so the TLS series exist too),
 Alertmanager and Prometheus run on 127.0.0.1 with free ports. Prometheus scrapes all of them
 and itself and evaluates one always-firing alert, so the series only Prometheus makes (``up``,
 ``scrape_*``, ``ALERTS``) are there as well. The metric names are then read from Prometheus's
@@ -12,6 +14,8 @@ from __future__ import annotations
 import http.server
 import json
 import ssl
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -23,7 +27,7 @@ import yaml
 from support.process import running
 from tlscert import self_signed
 
-from helpers import free_port, require_tool, wait_for
+from helpers import ROOT, free_port, require_tool, wait_for
 
 # Series that prove each component was scraped (and that the HTTPS probe ran).
 MUST_SEE = {
@@ -34,7 +38,25 @@ MUST_SEE = {
     "probe_ssl_earliest_cert_expiry",
     "alertmanager_notifications_total",
     "prometheus_build_info",
+    "napops_certbot_last_run_timestamp_seconds",
 }
+REPORTER = ROOT / "compose" / "config" / "edge" / "certbot-textfile.py"
+
+
+def certbot_report(work: Path) -> Path:
+    """A textfile directory with the certbot loop's report of one lineage (a pass that
+    succeeded), written by the project's reporter as the loop runs it."""
+    live = work / "live" / "lcbp3.np-dms.work"
+    live.mkdir(parents=True)
+    self_signed(live / "cert.pem", live / "privkey.pem", "lcbp3.np-dms.work", days=90)
+    textfile = work / "textfile"
+    textfile.mkdir()
+    subprocess.run(
+        [sys.executable, str(REPORTER), "--result", "ok", "--live", str(work / "live"),
+         "--textfile", str(textfile / "napops_certbot.prom"), "--interval", "43200"],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return textfile
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
@@ -137,6 +159,7 @@ def running_stack(work: Path) -> Iterator[str]:
             "node": [
                 tools["prometheus-node-exporter"],
                 f"--web.listen-address=127.0.0.1:{ports['node']}",
+                f"--collector.textfile.directory={certbot_report(work)}",
             ],
             "bb": [
                 tools["prometheus-blackbox-exporter"],

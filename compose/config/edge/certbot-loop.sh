@@ -4,8 +4,12 @@
 # through nginx on port 80), then renew every CERTBOT_INTERVAL_SECONDS. certbot renews only
 # certificates within 30 days of expiry; the deploy hook asks nginx to reload after a renewal.
 # A failure is logged and retried next pass: the certs exporter alerts long before expiry.
-# After every pass the status file (CERTBOT_STATUS_FILE) records it for the certs sidecar
-# (napops_certs_renewal_*): last_run, last_success, consecutive_failures, result.
+# After every pass certbot-textfile.py reports it as a Prometheus text file
+# (CERTBOT_TEXTFILE, default napops_certbot.prom in the node exporter's textfile directory,
+# the agents stack's volume mounted at /textfile): napops_certbot_* (last run, last success,
+# last result, consecutive failures, each lineage's validity). Prometheus scrapes it from this
+# host's node exporter, so it reaches the ASUSTOR from the QNAP (docs/certs.md, "Renewal").
+# It runs on the Python certbot runs on (it needs cryptography; CERTBOT_PYTHON overrides).
 # CERTBOT_ONCE=1 runs one pass and exits with its result (an operator's manual pass, tests).
 # CERTBOT_EXTRA_ARGS is added to every certbot call (e.g. --force-renewal, --config-dir ...).
 set -u
@@ -14,29 +18,20 @@ INTERVAL=${CERTBOT_INTERVAL_SECONDS:-43200}
 HOOK=${CERTBOT_DEPLOY_HOOK:-/etc/napops/certbot-deploy-hook.sh}
 WEBROOT=${CERTBOT_WEBROOT:-/var/www/acme}
 LIVE=${CERTBOT_LIVE_DIR:-/etc/letsencrypt/live}
-STATUS=${CERTBOT_STATUS_FILE:-/etc/letsencrypt/napops-certbot.status}
+TEXTFILE=${CERTBOT_TEXTFILE:-/textfile/napops_certbot.prom}
+REPORTER=${CERTBOT_REPORTER:-/etc/napops/certbot-textfile.py}
+# the interpreter of certbot's own entry point (its shebang), which has cryptography
+PYTHON=${CERTBOT_PYTHON:-$(sed -n '1s/^#![[:space:]]*//p' "$(command -v certbot)" 2>/dev/null)}
+PYTHON=${PYTHON:-python3}
 HEARTBEAT=${CERTBOT_HEARTBEAT:-/tmp/certbot-heartbeat}
 EXTRA=${CERTBOT_EXTRA_ARGS:-}
 
 log() { printf '{"service":"certbot","event":"%s","detail":"%s"}\n' "$1" "$2"; }
 
-last_success=0
-failures=0
-if [ -r "$STATUS" ]; then
-    last_success=$(sed -n 's/^last_success=\([0-9]*\).*/\1/p' "$STATUS")
-    failures=$(sed -n 's/^consecutive_failures=\([0-9]*\).*/\1/p' "$STATUS")
-fi
-
-write_status() {  # $1: ok or failed
-    now=$(date +%s)
-    if [ "$1" = ok ]; then
-        last_success=$now
-        failures=0
-    else
-        failures=$(( ${failures:-0} + 1 ))
-    fi
-    printf 'last_run=%s\nlast_success=%s\nconsecutive_failures=%s\nresult=%s\n' \
-        "$now" "${last_success:-0}" "$failures" "$1" > "$STATUS.tmp" && mv "$STATUS.tmp" "$STATUS"
+report() {  # $1: ok or failed
+    # shellcheck disable=SC2086 # PYTHON may be "/usr/bin/env python3"
+    $PYTHON "$REPORTER" --result "$1" --textfile "$TEXTFILE" --live "$LIVE" \
+        --interval "$INTERVAL" || log report_failed "$TEXTFILE not written (CertbotHeartbeatMissing will fire)"
 }
 
 one_pass() {
@@ -61,7 +56,7 @@ one_pass() {
         log renew_failed "see the lines above; runbook docs/runbooks/ssl-renewal-failing.md"
         result=failed
     fi
-    write_status "$result"
+    report "$result"
     touch "$HEARTBEAT"
     [ "$result" = ok ]
 }

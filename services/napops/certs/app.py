@@ -35,7 +35,7 @@ def register(app: Flask, prober: Prober, modules: Mapping[str, Mapping[str, Any]
         store = prober.trust_store()
         result = prober.probe(t, store)
         cache = Cache()
-        cache.put(Round([result], [], result.timestamp, result.duration, len(store.roots)))
+        cache.put(Round([result], result.timestamp, result.duration, len(store.roots)))
         registry = CollectorRegistry()
         registry.register(CertsCollector(cache))
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

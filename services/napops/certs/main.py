@@ -1,7 +1,7 @@
 """Entry point of the certs sidecar (TLS certificate-expiry exporter).
 
-Probe rounds run as the ``probe`` job (on ``schedule`` and once at start); /metrics reads the
-last round from the cache; /probe answers for ad-hoc targets.
+Probe rounds run as the ``probe`` job (on ``schedule`` and once at start); /metrics serves the
+last round's series as formatted when the round ended; /probe answers for ad-hoc targets.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ..core import sidecar
 from ..core.http import set_metrics_renderer
 from ..core.jobs import JobBusy, RunContext
 from . import app as probe_app
-from .metrics import CertsCollector, Exposition
+from .metrics import Exposition
 from .probe import Cache, Prober
 from .schema import SECTION
 
@@ -56,9 +56,9 @@ def setup(ctx: sidecar.Context) -> None:
     section = ctx.section or SECTION_DEFAULTS()
     prober = Prober(section)
     cache = Cache()
-    collector = CertsCollector(cache)
-    ctx.registry.register(collector)
-    set_metrics_renderer(ctx.app, Exposition(ctx.registry, collector).render)
+    # the napops_certs_* series are formatted once per round (metrics.Exposition), not
+    # registered: a scrape formats only the sidecar's other series
+    set_metrics_renderer(ctx.app, Exposition(ctx.registry, cache).render)
     ctx.add_job(
         "probe",
         probe_job(prober, cache),

@@ -1,6 +1,9 @@
-"""The exported series, built from the cached :class:`~.probe.Round`: once per round, so a
-scrape costs no probing and, through :class:`Exposition`, no formatting of hundreds of series
-either. Seconds to expiry are as of the end of the round (a round runs every minute).
+"""The exported series, built from the cached :class:`~.probe.Round`. :class:`Exposition`
+formats (and compresses) them once, in the job thread, when a round is put in the cache: a
+scrape then costs no probing, no building of series and no formatting of hundreds of them,
+only the sidecar's few other series joined to the cached bytes. Seconds to expiry are as of
+the end of the round (a round runs every minute). :class:`CertsCollector` builds the same
+series for a registry of their own (the ad-hoc /probe endpoint).
 
 Every family is always declared (empty when nothing was probed yet). Labels are bounded:
 the configured target or file, the certificate's subject CN, issuer CN and serial, and
@@ -9,8 +12,8 @@ closed sets (``reason``, ``kind``, ``acme``).
 
 from __future__ import annotations
 
+import gc
 import gzip
-import threading
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -19,7 +22,6 @@ from prometheus_client.registry import Collector
 
 from .probe import Cache, Round
 
-PREFIX = "napops_certs_"
 CERT_LABELS = ["target", "kind", "subject_cn", "issuer_cn", "serial", "acme"]
 
 
@@ -69,26 +71,6 @@ def families(rnd: Round) -> list[GaugeMetricFamily]:
     )
     targets = g("napops_certs_targets", "Targets in the last round.")
     roots = g("napops_certs_trust_store_certificates", "Certificates in the trust store.")
-    ren_run = g(
-        "napops_certs_renewal_last_run_timestamp_seconds",
-        "When the certbot loop last finished a pass (from its status file).",
-        labels=["file"],
-    )
-    ren_ok = g(
-        "napops_certs_renewal_last_success_timestamp_seconds",
-        "When a certbot pass last succeeded (0: never).",
-        labels=["file"],
-    )
-    ren_fail = g(
-        "napops_certs_renewal_consecutive_failures",
-        "Failed certbot passes since the last good one.",
-        labels=["file"],
-    )
-    ren_read = g(
-        "napops_certs_renewal_status_readable",
-        "1 when the certbot status file could be read.",
-        labels=["file"],
-    )
     for r in rnd.results:
         success.add_metric([r.target, r.kind, r.reason], 1.0 if r.success else 0.0)
         duration.add_metric([r.target, r.kind], r.duration)
@@ -100,12 +82,6 @@ def families(rnd: Round) -> list[GaugeMetricFamily]:
             not_before.add_metric(labels, i.not_before)
             expiry.add_metric(labels, i.not_after - now)
             verified.add_metric([*labels, c.verification], 1.0 if c.verification == "ok" else 0.0)
-    for s in rnd.renewals:
-        ren_read.add_metric([s.path], 1.0 if s.readable else 0.0)
-        if s.readable:
-            ren_run.add_metric([s.path], s.last_run)
-            ren_ok.add_metric([s.path], s.last_success)
-            ren_fail.add_metric([s.path], s.consecutive_failures)
     round_duration.add_metric([], rnd.duration)
     round_stamp.add_metric([], rnd.started)
     targets.add_metric([], len(rnd.results))
@@ -122,72 +98,55 @@ def families(rnd: Round) -> list[GaugeMetricFamily]:
         round_stamp,
         targets,
         roots,
-        ren_run,
-        ren_ok,
-        ren_fail,
-        ren_read,
     ]
 
 
 class CertsCollector(Collector):
-    """Reads the cache: no probing happens on a scrape; families are built once a round."""
+    """The series of the cache's current round, for a registry of their own (/probe)."""
 
     def __init__(self, cache: Cache):
         self.cache = cache
-        self._lock = threading.Lock()
-        self._round: Round | None = None
-        self._families: list[GaugeMetricFamily] = []
 
     def collect(self) -> Iterator[Metric]:
-        rnd = self.cache.get()
-        with self._lock:
-            if rnd is not self._round:
-                self._round, self._families = rnd, families(rnd)
-            out = self._families
-        yield from out
+        yield from families(self.cache.get())
 
 
-class _Only:
-    def __init__(self, collector: Collector):
-        self.collector = collector
+class _Families:
+    def __init__(self, items: list[GaugeMetricFamily]):
+        self.items = items
 
     def collect(self) -> Iterator[Metric]:
-        yield from self.collector.collect()
+        yield from self.items
 
 
-class _Without:
-    def __init__(self, registry: CollectorRegistry, prefix: str):
-        self.registry, self.prefix = registry, prefix
-
-    def collect(self) -> Iterator[Metric]:
-        for metric in self.registry.collect():
-            if not metric.name.startswith(self.prefix):
-                yield metric
+def render(rnd: Round) -> bytes:
+    """The exposition text of one round's series."""
+    return generate_latest(_Families(families(rnd)))
 
 
 class Exposition:
-    """The /metrics body: the sidecar's other series formatted at each scrape, the
-    napops_certs_* ones formatted (and gzip-compressed) once per round."""
+    """The /metrics body: ``registry`` (the sidecar's other series, few) formatted at each
+    scrape, followed by the napops_certs_* series of the cache's round, formatted and
+    gzip-compressed once per round by :meth:`publish` (subscribed to the cache, so it runs in
+    the thread that finished the round). A scrape takes no lock and waits for no round: it
+    reads one reference to bytes that are replaced whole."""
 
-    def __init__(self, registry: CollectorRegistry, collector: CertsCollector):
-        self.others = _Without(registry, PREFIX)
-        self.collector = collector
-        self._lock = threading.Lock()
-        self._round: Round | None = None
-        self._text = b""
-        self._gz = b""
+    def __init__(self, registry: CollectorRegistry, cache: Cache):
+        self.registry = registry
+        self._bodies = (b"", b"")
+        self.publish(cache.get())
+        cache.subscribe(self.publish)
 
-    def certs_text(self, compressed: bool = False) -> bytes:
-        rnd = self.collector.cache.get()
-        with self._lock:
-            if rnd is not self._round:
-                self._round = rnd
-                self._text = generate_latest(_Only(self.collector))
-                self._gz = gzip.compress(self._text, 6)
-            return self._gz if compressed else self._text
+    def publish(self, rnd: Round) -> None:
+        text = render(rnd)
+        self._bodies = (text, gzip.compress(text, 6))
+        # The round left many objects behind; collect them now, in the job's thread, rather
+        # than in whichever scrape next crosses the collector's threshold.
+        gc.collect()
 
     def render(self, compressed: bool = False) -> bytes:
-        others = generate_latest(self.others)
+        text, gz = self._bodies
+        others = generate_latest(self.registry)
         if compressed:  # gzip members concatenate: the cached one needs no new work
-            return gzip.compress(others, 1) + self.certs_text(True)
-        return others + self.certs_text()
+            return gzip.compress(others, 1) + gz
+        return others + text

@@ -20,7 +20,6 @@ from typing import Any
 from cryptography import x509
 
 from .inspect import CertInfo, info
-from .renewal import RenewalStatus, read_status
 from .sources import FileTargets, SourceError, Target, endpoint_targets, fetch_endpoint, read_file
 from .verify import TrustStore, verify
 
@@ -74,22 +73,29 @@ class Round:
     """What the last round saw, as a whole."""
 
     results: list[ProbeResult] = field(default_factory=list)
-    renewals: list[RenewalStatus] = field(default_factory=list)
     started: float = 0.0
     duration: float = 0.0
     trust_roots: int = 0
 
 
 class Cache:
-    """The last round, replaced atomically; readers never wait for a round."""
+    """The last round, replaced atomically; readers never wait for a round. Subscribers
+    (the /metrics exposition) are called with each new round in the thread that put it, so
+    whatever they derive from it is ready before the next scrape."""
 
     def __init__(self) -> None:
         self._round = Round()
         self._lock = threading.Lock()
+        self._subscribers: list[Callable[[Round], None]] = []
+
+    def subscribe(self, fn: Callable[[Round], None]) -> None:
+        self._subscribers.append(fn)
 
     def put(self, rnd: Round) -> None:
         with self._lock:
             self._round = rnd
+        for fn in self._subscribers:
+            fn(rnd)
 
     def get(self) -> Round:
         with self._lock:
@@ -220,5 +226,4 @@ class Prober:
                 if on_progress is not None:
                     on_progress(len(results), len(targets))
         self._last = {r.target: r for r in results}
-        renewals = [read_status(p) for p in self.section.get("renewal_status_files", [])]
-        return Round(results, renewals, started, time.monotonic() - t0, len(store.roots))
+        return Round(results, started, time.monotonic() - t0, len(store.roots))

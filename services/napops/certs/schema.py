@@ -93,7 +93,7 @@ SECTION: Schema = {
     "type": "object",
     "additionalProperties": False,
     "description": "The certs sidecar: TLS endpoints and PEM files whose certificates are "
-    "watched (expiry, verification), and the certbot status it re-exports.",
+    "watched (expiry, verification). certbot reports its renewals itself (node exporter).",
     "properties": {
         "schedule": {
             "type": "string",
@@ -163,14 +163,6 @@ SECTION: Schema = {
                 "postgres_starttls": {"starttls": "postgres"},
             },
             "description": "Modules of /probe?target=host:port&module=NAME (blackbox style).",
-        },
-        "renewal_status_files": {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-            "default": [],
-            "description": "Status files written by the edge's certbot loop "
-            "(certbot-loop.sh, CERTBOT_STATUS_FILE); exported as napops_certs_renewal_*.",
-            "examples": [["/etc/letsencrypt/napops-certbot.status"]],
         },
     },
 }

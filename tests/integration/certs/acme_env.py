@@ -30,6 +30,7 @@ from pathlib import Path
 
 from certpki import Pki, issue, write_chain
 from cryptography import x509
+from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import ROOT, free_port, require_tool, wait_for
 
@@ -344,14 +345,20 @@ class Certbot:
     domains: list[str]
 
     @property
-    def status_file(self) -> Path:
-        return self.edge.letsencrypt / "napops-certbot.status"
+    def textfile_dir(self) -> Path:
+        """The node exporter's textfile directory (the agents stack's volume in Compose)."""
+        return self.edge.root / "textfile"
+
+    @property
+    def textfile(self) -> Path:
+        return self.textfile_dir / "napops_certbot.prom"
 
     def run_pass(
         self, extra: str = "", hook: Path | None = None, nginx_gid: int | None = None
     ) -> subprocess.CompletedProcess[str]:
         require_tool("certbot")
         root = self.edge.root
+        self.textfile_dir.mkdir(exist_ok=True)
         nginx_user_gid = pwd.getpwnam(EDGE_USER).pw_gid if os.geteuid() == 0 else os.getgid()
         gid = nginx_user_gid if nginx_gid is None else nginx_gid
         env = {
@@ -363,7 +370,8 @@ class Certbot:
             "CERTBOT_DEPLOY_HOOK": str(hook or EDGE / "certbot-deploy-hook.sh"),
             "CERTBOT_WEBROOT": str(self.edge.webroot),
             "CERTBOT_LIVE_DIR": str(self.edge.letsencrypt / "live"),
-            "CERTBOT_STATUS_FILE": str(self.status_file),
+            "CERTBOT_TEXTFILE": str(self.textfile),
+            "CERTBOT_REPORTER": str(EDGE / "certbot-textfile.py"),
             "CERTBOT_HEARTBEAT": str(root / "certbot-heartbeat"),
             "CERTBOT_EXTRA_ARGS": (
                 f"--config-dir {self.edge.letsencrypt} --work-dir {root}/certbot-work "
@@ -381,9 +389,22 @@ class Certbot:
             timeout=600,
         )
 
-    def status(self) -> dict[str, str]:
-        lines = self.status_file.read_text().splitlines()
-        return dict(line.split("=", 1) for line in lines if "=" in line)
+    def report(self) -> dict[str, float]:
+        """The loop's textfile as Prometheus' text parser reads it: unlabelled samples by
+        name, per-certificate ones as ``name/certificate``."""
+        return parse_report(self.textfile.read_text())
+
+
+def parse_report(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            key = sample.name
+            if "certificate" in sample.labels:
+                key += "/" + sample.labels["certificate"]
+            assert key not in out, f"{key} twice"
+            out[key] = sample.value
+    return out
 
 
 def make_root() -> Path:

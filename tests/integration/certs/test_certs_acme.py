@@ -13,8 +13,10 @@ import json
 import shutil
 import socket
 import ssl
+import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +26,10 @@ import pytest
 from acme_env import EDGE, Certbot, Edge, Pebble, make_root, template_names, wait_served
 from certpki import Pki, issue
 from cryptography import x509
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import wait_for
-from napops.certs.metrics import CertsCollector
+from helpers import free_port, require_tool, wait_for
+from napops.certs.metrics import render
 from napops.certs.probe import Cache, Prober
 
 pytestmark = pytest.mark.integration
@@ -100,7 +101,6 @@ def prober(acme: Acme, **extra: Any) -> Prober:
                     "contents": "chain",
                 }
             ],
-            "renewal_status_files": [str(acme.certbot.status_file)],
             **extra,
         }
     )
@@ -109,9 +109,7 @@ def prober(acme: Acme, **extra: Any) -> Prober:
 def metrics_of(p: Prober) -> list[tuple[str, dict[str, str], float]]:
     cache = Cache()
     cache.put(p.round())
-    registry = CollectorRegistry()
-    registry.register(CertsCollector(cache))
-    text = generate_latest(registry).decode()
+    text = render(cache.get()).decode()
     return [
         (s.name, s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples
     ]
@@ -130,7 +128,9 @@ def not_after(metrics: list[tuple[str, dict[str, str], float]], kind: str, cn: s
 
 
 def test_every_estate_host_is_issued_and_served_with_sni(acme: Acme) -> None:
-    assert acme.certbot.status()["result"] == "ok"
+    report = acme.certbot.report()
+    assert report["napops_certbot_last_run_success"] == 1
+    assert report["napops_certbot_consecutive_failures"] == 0
     # Pebble validated every name by HTTP-01 through nginx's acme-challenge location
     access = (acme.edge.root / "access.log").read_text()
     challenged = {
@@ -155,6 +155,17 @@ def test_every_estate_host_is_issued_and_served_with_sni(acme: Acme) -> None:
     assert len(files) == len(acme.entries)
     assert {r.certs[0].info.subject_cn for r in files} <= set(acme.names)
     assert {r.certs[0].verification for r in files} == {"ok"}
+    # the loop's report names each lineage with the dates of the certificate nginx serves
+    lineages = {e.split(",")[0] for e in acme.entries}
+    assert {k.split("/")[1] for k in report if "/" in k} == lineages
+    for lineage in lineages:
+        served = acme.edge.served(lineage)
+        assert report[f"napops_certbot_certificate_not_after_timestamp_seconds/{lineage}"] == (
+            served.not_valid_after_utc.timestamp()
+        )
+        assert report[f"napops_certbot_certificate_not_before_timestamp_seconds/{lineage}"] == (
+            served.not_valid_before_utc.timestamp()
+        )
 
 
 class Load:
@@ -279,17 +290,54 @@ def test_a_chain_nginx_rejects_keeps_the_previous_certificate(acme: Acme, tmp_pa
 
 def test_with_pebble_away_renewal_fails_and_serving_goes_on(acme: Acme) -> None:
     served = acme.edge.served(DMS).serial_number
+    before = acme.certbot.report()
     acme.pebble.stop_ca()
     for attempt in (1, 2):
         proc = acme.certbot.run_pass(ONLY_DMS)
         assert proc.returncode != 0
         assert "renew_failed" in proc.stdout
-        status = acme.certbot.status()
-        assert (status["result"], status["consecutive_failures"]) == ("failed", str(attempt))
+        report = acme.certbot.report()
+        assert report["napops_certbot_last_run_success"] == 0
+        assert report["napops_certbot_consecutive_failures"] == attempt
     assert acme.edge.served(DMS).serial_number == served
-    m = metrics_of(prober(acme))
-    failures = [v for n, _, v in m if n == "napops_certs_renewal_consecutive_failures"]
-    assert failures == [2.0], "CertbotRenewalFailing fires at 2"
-    last_ok = [v for n, _, v in m if n == "napops_certs_renewal_last_success_timestamp_seconds"]
-    last_run = [v for n, _, v in m if n == "napops_certs_renewal_last_run_timestamp_seconds"]
-    assert 0 < last_ok[0] < last_run[0] <= time.time()
+    # CertbotRenewalFailing fires at 2; the last success is the one before Pebble went away
+    last_ok = report["napops_certbot_last_success_timestamp_seconds"]
+    assert last_ok == before["napops_certbot_last_success_timestamp_seconds"]
+    assert 0 < last_ok < report["napops_certbot_last_run_timestamp_seconds"] <= time.time()
+    # and that is what Prometheus gets: the real node exporter serves the file as written
+    scraped = node_exporter_scrape(acme.certbot.textfile_dir)
+    assert scraped["node_textfile_scrape_error"] == 0
+    assert {k: v for k, v in scraped.items() if k.startswith("napops_certbot_")} == report
+
+
+def node_exporter_scrape(directory: Path) -> dict[str, float]:
+    """The samples a real node exporter serves with ``directory`` as its textfile directory
+    (only the textfile collector enabled), keyed as Certbot.report() keys them."""
+    binary = require_tool("prometheus-node-exporter")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--collector.disable-defaults", "--collector.textfile",
+         f"--collector.textfile.directory={directory}", f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        text = wait_for(
+            lambda: (
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                .read()
+                .decode()
+            ),
+            timeout=20,
+            what="the node exporter",
+        )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = {k: v for k, v in sample.labels.items() if k != "file"}
+            key = sample.name + (f"/{labels['certificate']}" if "certificate" in labels else "")
+            if not labels or "certificate" in labels:
+                out[key] = sample.value
+    return out

@@ -1,17 +1,19 @@
-"""The shipped certs rules on a real Prometheus scraping a real napops-certs process: an
-ACME certificate with 10 days left (its issuer is configured as the ACME CA) makes
-CertificateRenewalOverdue and CertificateExpiringSoon fire, and a certbot status file with two
-failed passes makes CertbotRenewalFailing fire. (Pebble 2.4 issues 5-year certificates, so the
-short-lived "ACME" certificate comes from the test PKI; the Pebble flow is in
-test_certs_acme.py.)"""
+"""The shipped certificate rules on a real Prometheus, scraping what production scrapes: a real
+napops-certs process (job napops) and a real node exporter (job node) whose textfile directory
+holds the report of the project's certbot loop (certbot-loop.sh, two failed passes: the ACME
+server is unreachable). The loop's live directory holds a 90-day certificate with 10 days left
+that certbot has not renewed; the sidecar probes a TLS server presenting it. Fired:
+CertificateRenewalOverdue and CertbotRenewalFailing (from the node job, as on the QNAP) and
+CertificateExpiringSoon (from the sidecar). (Pebble 2.4 issues 5-year certificates, so the
+short-lived certificate comes from the test PKI; the Pebble flow is in test_certs_acme.py.)"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from certpki import DAY, Pki, TlsServer, write_chain
+from certpki import DAY, Pki, TlsServer, closed_port, write_chain
 
 from helpers import ROOT, free_port, require_tool, wait_for
 
@@ -33,28 +35,59 @@ def get(url: str) -> Any:
         return json.loads(r.read())["data"]
 
 
+EDGE = ROOT / "compose" / "config" / "edge"
+
+
+def certbot_passes(root: Path, live: Path, textfile: Path, passes: int) -> None:
+    """The project's certbot loop, one pass at a time, against an ACME server that is not
+    there: each pass fails (the lineage ``new.test`` cannot be obtained) and is reported."""
+    require_tool("certbot")
+    for _ in range(passes):
+        env = {
+            "PATH": os.environ["PATH"],
+            "CERTBOT_ONCE": "1",
+            "CERTBOT_DOMAINS": "new.test",
+            "CERTBOT_EMAIL": "ops@np-dms.work",
+            "CERTBOT_SERVER": f"https://127.0.0.1:{closed_port()}/dir",
+            "CERTBOT_WEBROOT": str(root / "acme"),
+            "CERTBOT_LIVE_DIR": str(live),
+            "CERTBOT_TEXTFILE": str(textfile),
+            "CERTBOT_REPORTER": str(EDGE / "certbot-textfile.py"),
+            "CERTBOT_HEARTBEAT": str(root / "heartbeat"),
+            "CERTBOT_EXTRA_ARGS": (
+                f"--config-dir {root}/le --work-dir {root}/work --logs-dir {root}/logs"
+            ),
+        }
+        proc = subprocess.run(
+            ["sh", str(EDGE / "certbot-loop.sh")], env=env, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert proc.returncode != 0 and "issue_failed" in proc.stdout, proc.stdout + proc.stderr
+
+
 @pytest.fixture
 def stack(pki: Pki, trust: Path, tmp_path: Path) -> Iterator[str]:
     prometheus = require_tool("prometheus")
-    server = TlsServer(
-        *write_chain(tmp_path, "dms", pki.leaf("localhost", not_after=10 * DAY), pki.inter)
-    )
-    status = tmp_path / "napops-certbot.status"
-    now = int(time.time())
-    status.write_text(
-        f"last_run={now}\nlast_success={now - 86400}\nconsecutive_failures=2\nresult=failed\n"
-    )
+    node_exporter = require_tool("prometheus-node-exporter")
+    # a 90-day certificate issued 80 days ago: certbot should have renewed it 20 days ago
+    issued = pki.leaf("localhost", not_before=-80 * DAY, not_after=10 * DAY)
+    server = TlsServer(*write_chain(tmp_path, "dms", issued, pki.inter))
+    live = tmp_path / "live" / "dms.np-dms.work"
+    live.mkdir(parents=True)
+    (live / "cert.pem").write_bytes(issued.pem())
+    textfile = tmp_path / "textfile"
+    textfile.mkdir()
+    certbot_passes(tmp_path, tmp_path / "live", textfile / "napops_certbot.prom", passes=2)
     config = {
         "certs": {
             "schedule": "* * * * *",
             "trust_store": [str(trust)],
             "acme_issuers": ["^napops test intermediate$"],
             "endpoints": [{"target": server.target}],
-            "renewal_status_files": [str(status)],
         }
     }
     (tmp_path / "certs.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
+    port, node_port = free_port(), free_port()
     sidecar = subprocess.Popen(
         [str(BIN / "napops-certs"), "--config", str(tmp_path / "certs.yml")],
         env={
@@ -65,9 +98,16 @@ def stack(pki: Pki, trust: Path, tmp_path: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    node = subprocess.Popen(
+        [node_exporter, "--collector.disable-defaults", "--collector.textfile",
+         f"--collector.textfile.directory={textfile}",
+         f"--web.listen-address=127.0.0.1:{node_port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     rules = tmp_path / "rules"
     rules.mkdir()
-    shutil.copy(ROOT / "prometheus" / "rules" / "certs.yml", rules / "certs.yml")
+    for name in ("certs.yml", "certificates.yml"):
+        shutil.copy(ROOT / "prometheus" / "rules" / name, rules / name)
     prom_port = free_port()
     (tmp_path / "prometheus.yml").write_text(
         yaml.safe_dump(
@@ -83,7 +123,13 @@ def stack(pki: Pki, trust: Path, tmp_path: Path) -> Iterator[str]:
                                 "labels": {"host": "local", "sidecar": "certs"},
                             }
                         ],
-                    }
+                    },
+                    {
+                        "job_name": "node",
+                        "static_configs": [
+                            {"targets": [f"127.0.0.1:{node_port}"], "labels": {"host": "qnap"}}
+                        ],
+                    },
                 ],
             }
         )
@@ -101,7 +147,7 @@ def stack(pki: Pki, trust: Path, tmp_path: Path) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{prom_port}"
     finally:
-        for p in (prom, sidecar):
+        for p in (prom, sidecar, node):
             p.terminate()
             p.wait(30)
         server.close()
@@ -122,16 +168,28 @@ def test_overdue_renewal_fires_live(stack: str) -> None:
         ),
         timeout=90,
         interval=1,
-        what="the certs alerts to fire",
+        what="the certificate alerts to fire",
     )
     overdue = got["CertificateRenewalOverdue"]
-    assert (overdue["acme"], overdue["issuer_cn"], overdue["sidecar"]) == (
-        "true",
-        "napops test intermediate",
+    assert (overdue["job"], overdue["host"], overdue["certificate"]) == (
+        "node",
+        "qnap",
+        "dms.np-dms.work",
+    )
+    failing = got["CertbotRenewalFailing"]
+    assert (failing["job"], failing["host"]) == ("node", "qnap")
+    soon = got["CertificateExpiringSoon"]
+    assert (soon["sidecar"], soon["issuer_cn"], soon["cert_host"]) == (
         "certs",
+        "napops test intermediate",
+        "localhost",
     )
     assert "CertificateExpiringCritical" not in got
     assert "CertificateVerificationFailing" not in got
+    assert "CertbotHeartbeatMissing" not in got and "CertbotReportMissing" not in got
     query = urllib.parse.quote("napops_certs_expiry_seconds / 86400")
     (series,) = get(f"{stack}/api/v1/query?query={query}")["result"]
     assert 9 < float(series["value"][1]) < 10
+    query = urllib.parse.quote("napops_certbot_consecutive_failures")
+    (series,) = get(f"{stack}/api/v1/query?query={query}")["result"]
+    assert float(series["value"][1]) == 2
