@@ -121,6 +121,7 @@ class BackupService:
                     run.log,
                     progress=lambda done, total: run.progress(done, total, "items"),
                     should_stop=run.should_stop,
+                    progress_bytes=run.progress_bytes,
                 )
 
         return job
