@@ -11,6 +11,7 @@ then lists containers through it, and is refused /info, which neither proxy allo
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -46,7 +47,7 @@ def napops_image() -> str:
         for line in (ROOT / "services" / "pyproject.toml").read_text().splitlines()
         if line.startswith("version = ")
     )
-    tag = f"napops/napops:{version}"
+    tag = os.environ.get("NAPOPS_IMAGE", f"napops/napops:{version}")
     if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode:
         missing(f"the napops image {tag} (run `make images`)")
     return tag
