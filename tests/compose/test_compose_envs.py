@@ -58,9 +58,10 @@ def declared(stack: str, a: str, b: str) -> tuple[set[Path], set[str]]:
     if ("name",) in paths:
         # Compose names networks, volumes and secrets "<project>_<key>" unless the file does:
         # those names follow the (declared) project name.
-        rendered = render(stack, a)
-        for kind in ("networks", "volumes", "secrets", "configs"):
-            paths |= {(kind, key, "name") for key in rendered.get(kind, {})}
+        # (of both sides: an overlay may add a secret or volume only one environment has)
+        for rendered in (render(stack, a), render(stack, b)):
+            for kind in ("networks", "volumes", "secrets", "configs"):
+                paths |= {(kind, key, "name") for key in rendered.get(kind, {})}
     return paths, changed & set(refs)
 
 
@@ -82,6 +83,12 @@ def test_differences_are_exactly_what_overlays_and_env_files_declare(
     # overlay that adds it: all of its keys, those its `extends` brings included
     one_sided = set(left.get("services", {})) ^ set(right.get("services", {}))
     added = {("services", s) for s in one_sided if covered_inside(("services", s), allowed)}
+    # likewise a secret, volume or network only one side's overlay adds (prod's ssh keys): its
+    # `name` is Compose's, derived from the project
+    for kind in ("secrets", "volumes", "networks"):
+        for key in set(left.get(kind) or {}) ^ set(right.get(kind) or {}):
+            if covered_inside((kind, key), allowed):
+                added.add((kind, key))
 
     # a key one side lacks (a service only dev has) is declared when an overlay sets inside it
     undeclared = sorted(

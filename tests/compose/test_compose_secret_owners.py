@@ -19,8 +19,9 @@ from helpers import require_docker
 
 NUMERIC_USER = re.compile(r"\d+:\d+")
 
-# (stack, service, user, secret key, path inside the container) of one mounted secret
-Mount = tuple[str, str, str, str, str]
+# (stack, service, user, secret key, path inside the container, the service's HOME) of one
+# mounted secret
+Mount = tuple[str, str, str, str, str, str]
 
 
 def managed_mounts(env: str) -> dict[str, list[Mount]]:
@@ -41,7 +42,9 @@ def managed_mounts(env: str) -> dict[str, list[Mount]]:
             for ref in svc.get("secrets", []):
                 if ref["source"] in files:
                     target = PurePosixPath("/run/secrets", ref.get("target") or ref["source"])
-                    mount = (stack, service, str(svc.get("user", "")), ref["source"], str(target))
+                    home = str((svc.get("environment") or {}).get("HOME") or "")
+                    user = str(svc.get("user", ""))
+                    mount = (stack, service, user, ref["source"], str(target), home)
                     found[files[ref["source"]].name].append(mount)
     return found
 
@@ -53,7 +56,7 @@ def test_the_readers_of_each_secret_file_run_as_one_numeric_user(env: str) -> No
     assert mounts, f"no secret file declared for {env}"
     problems = []
     for name, readers in sorted(mounts.items()):
-        users = {user for _, _, user, _, _ in readers}
+        users = {user for _, _, user, *_ in readers}
         if len(users) != 1 or not NUMERIC_USER.fullmatch(next(iter(users))):
             who = ", ".join(
                 f"{stack}/{svc} ({user or 'image user'})" for stack, svc, user, *_ in readers
@@ -69,13 +72,16 @@ def test_the_readers_of_each_secret_file_run_as_one_numeric_user(env: str) -> No
 @pytest.mark.parametrize("env", ENVS)
 def test_a_copy_is_mounted_where_its_value_is_expected(env: str) -> None:
     """`<name>.<reader>` appears in the container as /run/secrets/<name>, so the configuration
-    and entrypoints that read the secret need no change."""
+    and entrypoints that read the secret need no change. The one other place is the service's
+    own HOME: files a client library reads only there (docker-py's HOME/.ssh/ keys and
+    known_hosts for an ssh:// engine, HOME/.docker/config.json for registry credentials)."""
     require_docker()
     wrong = [
         f"{stack}/{service}: {key} at {target}"
         for readers in managed_mounts(env).values()
-        for stack, service, _, key, target in readers
+        for stack, service, _, key, target, home in readers
         if target != f"/run/secrets/{key.split('.', 1)[0]}"
+        and not (home.startswith("/") and PurePosixPath(target).is_relative_to(home))
     ]
     assert not wrong, f"{env}: secrets mounted elsewhere than /run/secrets/<name>:\n" + "\n".join(
         wrong

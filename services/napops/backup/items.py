@@ -8,6 +8,7 @@ service and strategy). Pure logic: the container list comes in, items come out.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -156,3 +157,13 @@ def plan(
 def order(item: Item) -> tuple[int, str]:
     """Databases first (the restore order of a disaster recovery), then by name."""
     return (RESTORE_ORDER.index(item.group) if item.group in RESTORE_ORDER else 9, item.key)
+
+
+def projects(setting: str) -> list[str]:
+    """The Compose project globs of ``backup.compose_project`` (comma-separated)."""
+    return [p.strip() for p in setting.split(",") if p.strip()]
+
+
+def project_matches(project: str, patterns: list[str]) -> bool:
+    """True when ``project`` matches one of ``patterns`` (none: every project matches)."""
+    return not patterns or any(fnmatch.fnmatchcase(project, p) for p in patterns)

@@ -148,9 +148,10 @@ SECTION: Schema = {
         "compose_project": {
             "type": "string",
             "default": "",
-            "description": "Compose project whose services `container: compose:<service>` "
-            "names (empty: any project).",
-            "examples": ["napops-prod"],
+            "description": "Compose projects in which `container: compose:<service>` finds "
+            "the service's one running container: comma-separated globs (`napops-prod-*`: "
+            "every stack of prod, one project each); empty: any project.",
+            "examples": ["napops-prod-*", "napops-dev,napops-dev-*"],
         },
         "labels": {
             "type": "boolean",

@@ -12,6 +12,7 @@ a run without failures.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from ..core.dockerhost import DockerError, Engine
 from ..core.errors import NapopsError
 from . import strategies
 from .items import Item
+from .progress import ByteProgress
 from .restic import Restic, ResticError
 from .state import State
 from .strategies.common import StrategyError
@@ -126,6 +128,7 @@ class Runner:
         self.sleep, self.clock = sleep, clock
         self._discards: list[str] = []
         self._discards_lock = threading.Lock()
+        self._bytes = ByteProgress(None)  # replaced by each run
 
     # -- before the run ----------------------------------------------------------------------
     def check(self, items: Iterable[Item]) -> None:
@@ -178,6 +181,7 @@ class Runner:
         progress: Callable[[int, int], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         prune: bool = True,
+        progress_bytes: Callable[[int, int | None], None] | None = None,
     ) -> dict[str, Any]:
         self.check(items)
         facts = self.measure()
@@ -197,6 +201,7 @@ class Runner:
             )
         done = 0
         results: list[ItemResult] = []
+        self._bytes = ByteProgress(progress_bytes)
         if progress:
             progress(0, len(items))
         with ThreadPoolExecutor(
@@ -339,9 +344,18 @@ class Runner:
         with hold(self.engine, item, run_log) if hold else _null():
             manifest = strategy.manifest(self.engine, item)
             for part in strategy.parts(self.engine, item):
-                summary = self.restic.backup_stdin(
-                    f"{item.service}/{part.filename}", part.chunks, tags
-                )
+                stream = f"{item.key}/{part.filename}"
+                try:
+                    summary = self.restic.backup_stdin(
+                        f"{item.service}/{part.filename}",
+                        part.chunks,
+                        tags,
+                        on_progress=functools.partial(self._bytes.status, stream),
+                    )
+                except BaseException:
+                    self._bytes.abandoned(stream)
+                    raise
+                self._bytes.finished(stream, summary.bytes_processed)
                 stored.append(summary.snapshot_id)
                 part.check()  # the dump's own exit status: a failed dump fails the item
                 result.bytes_processed += summary.bytes_processed

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core import sidecar
-from ..core.dockerhost import Engine
+from ..core.dockerhost import COMPOSE_PROJECT, Engine
 from ..core.jobs import RunContext
 from ..core.locks import Locks
 from . import restore as restoremod
-from .items import RESTORE_ORDER, Item, PlanError, plan
+from .items import RESTORE_ORDER, Item, PlanError, plan, project_matches, projects
 from .restic import Restic, ResticError
 from .runner import Runner, RunRefused, Settings
 from .state import State
@@ -77,18 +77,27 @@ class BackupService:
         return chosen
 
     def _resolve(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """``container: compose:<service>`` names the container of that Compose service (in
-        ``compose_project`` when set), so one configuration serves every environment."""
+        """``container: compose:<service>`` names the one running container of that Compose
+        service in the projects ``compose_project`` names (comma-separated globs, e.g.
+        ``napops-prod-*``: every stack of prod; empty: any project), so one configuration
+        serves every environment."""
         name = str(entry.get("container", ""))
         if name.startswith("compose:"):
-            project = self.section.get("compose_project") or None
-            found = self.engine.containers(service=name[len("compose:") :], project=project)
+            service = name[len("compose:") :]
+            patterns = projects(self.section.get("compose_project") or "")
+            found = [
+                c
+                for c in self.engine.containers(service=service)
+                if project_matches(c.labels.get(COMPOSE_PROJECT, ""), patterns)
+            ]
             if len(found) != 1:
-                where = f"project {project}" if project else "any project"
+                where = f"project {', '.join(patterns)}" if patterns else "any project"
+                names = f": {', '.join(sorted(c.name for c in found))}" if found else ""
                 raise PlanError(
                     [
                         f"At 'backup.items ({entry.get('service')})': {len(found)} running "
-                        f"containers of Compose service {name[8:]!r} in {where} (need exactly one)"
+                        f"containers of Compose service {service!r} in {where} (need exactly "
+                        f"one){names}"
                     ]
                 )
             entry["container"] = found[0].name
@@ -112,6 +121,7 @@ class BackupService:
                     run.log,
                     progress=lambda done, total: run.progress(done, total, "items"),
                     should_stop=run.should_stop,
+                    progress_bytes=run.progress_bytes,
                 )
 
         return job

@@ -38,9 +38,24 @@ def progress_printer(stream: TextIO, name: str | None = None) -> Any:
 
     def show(run: Run) -> None:
         total = "?" if run.total is None else run.total
-        print(f"  {name or run.job}: {run.done} of {total} {run.unit}", file=stream, flush=True)
+        line = f"  {name or run.job}: {run.done} of {total} {run.unit}"
+        if run.bytes_done or run.bytes_total:
+            line += f", {human_bytes(run.bytes_done)}"
+            if run.bytes_total:
+                line += f" of {human_bytes(run.bytes_total)}"
+        print(line, file=stream, flush=True)
 
     return show
+
+
+def human_bytes(n: int) -> str:
+    """1536 -> "1.5 KiB" (binary units, one decimal; bytes as they are)."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
 
 
 def print_run(run: Run, as_json: bool, name: str | None = None) -> None:

@@ -88,6 +88,8 @@ class Run:
     done: int = 0
     total: int | None = None
     unit: str = "items"
+    bytes_done: int = 0  # data moved so far, when the job reports it (progress_bytes)
+    bytes_total: int | None = None  # None: not reported or not known in advance
     error: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     finished_event: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -136,6 +138,26 @@ class RunContext:
             "?" if self.run.total is None else self.run.total,
             unit,
             extra={"event": "job_progress", "done": done, "total": self.run.total},
+        )
+        if self._on_progress is not None:
+            self._on_progress(self.run)
+
+    def progress_bytes(self, done: int, total: int | None = None) -> None:
+        """Report ``done`` bytes of ``total`` (None: not known in advance), beside the item
+        count of :meth:`progress` (logged, exported, shown by the CLI). The caller limits how
+        often it reports (a stream reports many times a second)."""
+        self.run.bytes_done = done
+        if total is not None:
+            self.run.bytes_total = total
+        self._jobs.metrics.progress_bytes.labels(self.run.job).set(done)
+        self._jobs.metrics.progress_expected_bytes.labels(self.run.job).set(
+            self.run.bytes_total or 0
+        )
+        self.log.info(
+            "progress %d of %s bytes",
+            done,
+            "?" if self.run.bytes_total is None else self.run.bytes_total,
+            extra={"event": "job_progress_bytes", "bytes_done": done, "bytes_total": total},
         )
         if self._on_progress is not None:
             self._on_progress(self.run)
@@ -191,6 +213,18 @@ class JobMetrics:
             ["job"],
             registry=r,
         )
+        self.progress_bytes = Gauge(
+            "napops_job_progress_bytes",
+            "Bytes the current or last run has moved (jobs that report bytes).",
+            ["job"],
+            registry=r,
+        )
+        self.progress_expected_bytes = Gauge(
+            "napops_job_progress_expected_bytes",
+            "Bytes the current or last run expects to move in all (0: unknown).",
+            ["job"],
+            registry=r,
+        )
 
     def declare(self, job: str) -> None:
         """Create every series of ``job`` so it shows 0 instead of being missing."""
@@ -202,6 +236,8 @@ class JobMetrics:
             self.running,
             self.progress_done,
             self.progress_total,
+            self.progress_bytes,
+            self.progress_expected_bytes,
         ):
             metric.labels(job)
         for result in RESULTS:
@@ -339,6 +375,8 @@ class Jobs:
         m.last_attempt.labels(job.name).set(run.started)
         m.progress_done.labels(job.name).set(0)
         m.progress_total.labels(job.name).set(0)
+        m.progress_bytes.labels(job.name).set(0)
+        m.progress_expected_bytes.labels(job.name).set(0)
         ctx.log.info(
             "run %s of %s started (%s)",
             run.run_id,

@@ -15,15 +15,15 @@ another checkout; `make images` builds it from this one in CI.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import sshd as sshd_server
 
-from helpers import ROOT, free_port, missing, require_docker, require_tool, wait_for
+from helpers import ROOT, missing, require_docker
 
 pytestmark = pytest.mark.e2e
 
@@ -55,54 +55,11 @@ def napops_image() -> str:
     return tag
 
 
-def _connects(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture
 def sshd(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
     """sshd on 127.0.0.1: yields (port, client home with .ssh, sshd log)."""
-    binary = require_tool("sshd")
-    require_tool("ssh-keygen")
-    if os.geteuid() != 0:
-        missing("root, to run sshd with a login for the current user")
-    keys = tmp_path / "keys"
-    keys.mkdir()
-    for name in ("host_key", "client_key"):
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)], check=True
-        )
-    (keys / "authorized_keys").write_text((keys / "client_key.pub").read_text())
-    port = free_port()
-    (keys / "sshd_config").write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {keys / 'host_key'}\n"
-        f"AuthorizedKeysFile {keys / 'authorized_keys'}\nPidFile {keys / 'sshd.pid'}\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-        "PermitRootLogin prohibit-password\nStrictModes no\n"
-    )
-    # what the container's user reads: its key and the server's key (throwaway, so readable)
-    home = tmp_path / "home"
-    dot_ssh = home / ".ssh"
-    dot_ssh.mkdir(parents=True)
-    shutil.copy(keys / "client_key", dot_ssh / "id_ed25519")
-    host_key = (keys / "host_key.pub").read_text().split()[:2]
-    (dot_ssh / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(host_key)}\n")
-    for path in (home, dot_ssh, *dot_ssh.iterdir()):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
-    log = tmp_path / "sshd.log"
-    proc = subprocess.Popen(
-        [binary, "-D", "-e", "-f", str(keys / "sshd_config")], stderr=log.open("wb")
-    )
-    try:
-        wait_for(lambda: _connects(port), what=f"sshd listening (log: {log})")
-        yield port, home, log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with sshd_server.running(tmp_path) as server:
+        yield server.port, server.home, server.log
 
 
 def run_in_image(image: str, home: Path, docker_host: str) -> subprocess.CompletedProcess[str]:

@@ -6,6 +6,7 @@ needed)."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -426,3 +427,49 @@ def test_an_unprivileged_host_user_cannot_read_a_secret(compose_dir: Path, tmp_p
         assert denied.returncode != 0 and "Permission denied" in denied.stderr
     finally:
         shutil.rmtree(open_root)
+
+
+STACK_KINDS = """\
+services:
+  car:
+    image: busybox
+    user: "65532:65532"
+    environment: {HOME: /home/napops}
+    secrets:
+      - {source: car_ssh_key, target: /home/napops/.ssh/id_ed25519}
+      - {source: engines_known_hosts, target: /home/napops/.ssh/known_hosts}
+      - {source: car_docker_config, target: /home/napops/.docker/config.json}
+secrets:
+  car_ssh_key:
+    file: ../secrets/${NAPOPS_ENV:?}/car_ssh_key
+  engines_known_hosts:
+    file: ../secrets/${NAPOPS_ENV:?}/engines_known_hosts
+  car_docker_config:
+    file: ../secrets/${NAPOPS_ENV:?}/car_docker_config
+"""
+
+
+def test_ssh_keys_known_hosts_and_docker_configs_get_values_of_their_kind(
+    compose_dir: Path, tmp_path: Path
+) -> None:
+    require_tool("ssh-keygen")
+    (compose_dir / "stacks" / "a.yml").write_text(STACK_KINDS)
+    proc = run(compose_dir, "--env", "dev")
+    assert proc.returncode == 0, proc.stderr
+    folder = compose_dir / "secrets" / "dev"
+    # a private key ssh-keygen reads; its public half is printed for authorized_keys
+    public = subprocess.run(
+        ["ssh-keygen", "-y", "-f", str(folder / "car_ssh_key")], capture_output=True, text=True
+    )
+    assert public.returncode == 0, public.stderr
+    assert public.stdout.startswith("ssh-ed25519 ")
+    assert f"public key: {public.stdout.strip()}" in proc.stdout
+    assert stat.S_IMODE((folder / "car_ssh_key").stat().st_mode) == 0o600
+    # known_hosts trusts nothing until the operator writes the engine's key
+    known = (folder / "engines_known_hosts").read_text()
+    assert all(line.startswith("#") for line in known.splitlines()) and "ssh-keyscan" in known
+    # a Docker client config without credentials
+    assert json.loads((folder / "car_docker_config").read_text()) == {"auths": {}}
+    # and a second run keeps the key
+    again = run(compose_dir, "--env", "dev")
+    assert again.returncode == 0 and "kept     car_ssh_key" in again.stdout

@@ -86,3 +86,16 @@ def test_configuration_wins_and_databases_come_first() -> None:
 
 def test_labels_can_be_ignored() -> None:
     assert plan([], [("m", {"napops.backup.strategy": "mariadb"})], use_labels=False) == []
+
+
+def test_compose_project_setting_is_a_list_of_globs() -> None:
+    from napops.backup.items import project_matches, projects
+
+    prod = projects("napops-prod-*")
+    assert project_matches("napops-prod-data", prod) and project_matches("napops-prod-chat", prod)
+    assert not project_matches("napops-staging-data", prod)
+    dev = projects(" napops-dev , napops-dev-* ,")
+    assert dev == ["napops-dev", "napops-dev-*"]
+    assert project_matches("napops-dev", dev) and project_matches("napops-dev-apps", dev)
+    assert not project_matches("wiring-dev", dev)
+    assert project_matches("anything", projects(""))  # empty: any project

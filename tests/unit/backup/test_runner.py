@@ -64,9 +64,17 @@ class Restic:
         return []
 
     def backup_stdin(
-        self, filename: str, chunks: Iterable[bytes], tags: dict[str, str]
+        self,
+        filename: str,
+        chunks: Iterable[bytes],
+        tags: dict[str, str],
+        on_progress: Any = None,
     ) -> BackupSummary:
-        data = b"".join(chunks)
+        data = b""
+        for chunk in chunks:  # restic's status messages as the stream goes
+            data += chunk
+            if on_progress is not None:
+                on_progress({"message_type": "status", "bytes_done": len(data)})
         failure = self.failures.pop(0) if self.failures else None
         if failure is not None:
             raise failure
@@ -155,3 +163,19 @@ def test_a_declaration_error_refuses_the_run_before_anything_runs(tmp_path: Path
     with pytest.raises(RunRefused, match="At 'x/files.options.paths': 'relative' must be absolute"):
         runner(tmp_path, Engine({}), restic, []).run([cmd("a", "c1"), bad], "run1")
     assert restic.stored == []
+
+
+def test_bytes_progress_reports_the_dumps_streamed_not_the_manifests(tmp_path: Path) -> None:
+    restic, reports = Restic(), []
+    summary = runner(tmp_path, Engine({"bad": 2}), restic, []).run(
+        [cmd("a", "good"), cmd("b", "other"), cmd("c", "bad")],
+        "run1",
+        progress_bytes=lambda done, total: reports.append((done, total)),
+    )
+    assert summary["succeeded"] == ["a/command", "b/command"]
+    # every report is of unknown total (dumps are streams); the last one counts the parts
+    # restic stored: both good dumps and the failed one's stream (it was stored, then the
+    # dump's exit status failed the item)
+    assert {total for _, total in reports} == {None}
+    streamed = len(b"dump of good") + len(b"dump of other") + len(b"dump of bad")
+    assert reports[-1][0] == streamed == summary["bytes_processed"] + len(b"dump of bad")
