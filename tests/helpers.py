@@ -4,6 +4,7 @@ besides the code under test (processes, Prometheus, Alertmanager, stand-ins) is 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -126,11 +127,28 @@ class LoopbackServer:
             self._server = None
 
 
+# Ports handed out by free_port() come from below the kernel's ephemeral range (32768-60999
+# on Linux), where outgoing connections (a load generator's thousands of them, in a parallel
+# worker) never take them between the test's choice and the server's bind; random, so that
+# parallel workers rarely pick the same one, and never twice in one process.
+PORT_RANGE = (15000, 32000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port on 127.0.0.1 that was free a moment ago (see PORT_RANGE)."""
+    for _ in range(200):
+        port = random.randint(*PORT_RANGE)  # noqa: S311 - not for security
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise AssertionError(f"no free port in {PORT_RANGE} after 200 tries")
 
 
 BENCHMARKS = ROOT / "docs" / "benchmarks.md"
