@@ -192,3 +192,18 @@ def machine_line() -> str:
         f"{platform.node()}: {os.cpu_count()} cores, {mem_kb / 1048576:.0f} GiB, "
         f"{platform.platform()}, Python {platform.python_version()}"
     )
+
+
+def napops_image() -> str:
+    """The napops image `make images` built (not rebuilt here: the tag is shared), or
+    ``$NAPOPS_IMAGE``; missing (a failure in CI) when the engine does not have it."""
+    version = next(
+        line.split('"')[1]
+        for line in (ROOT / "services" / "pyproject.toml").read_text().splitlines()
+        if line.startswith("version = ")
+    )
+    tag = os.environ.get("NAPOPS_IMAGE", f"napops/napops:{version}")
+    found = subprocess.run(["docker", "image", "inspect", tag], capture_output=True)
+    if found.returncode != 0:
+        missing(f"the napops image {tag} (run `make images`)")
+    return tag

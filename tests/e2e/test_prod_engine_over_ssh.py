@@ -11,7 +11,6 @@ then lists containers through it, and is refused /info, which neither proxy allo
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -22,7 +21,7 @@ from estate import Selection
 from support import socket_proxy
 from support import sshd as sshd_server
 
-from helpers import ROOT, missing, require_docker
+from helpers import ROOT, napops_image, require_docker
 
 pytestmark = pytest.mark.e2e
 
@@ -39,18 +38,6 @@ PROBE = (
     "except Exception as exc:\n"
     "    print('info refused', getattr(getattr(exc, 'response', None), 'status_code', exc))\n"
 )
-
-
-def napops_image() -> str:
-    version = next(
-        line.split('"')[1]
-        for line in (ROOT / "services" / "pyproject.toml").read_text().splitlines()
-        if line.startswith("version = ")
-    )
-    tag = os.environ.get("NAPOPS_IMAGE", f"napops/napops:{version}")
-    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode:
-        missing(f"the napops image {tag} (run `make images`)")
-    return tag
 
 
 @pytest.mark.parametrize(("sidecar", "proxy_service"), [

@@ -14,7 +14,6 @@ another checkout; `make images` builds it from this one in CI.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 from support import sshd as sshd_server
 
-from helpers import ROOT, missing, require_docker
+from helpers import ROOT, napops_image, require_docker
 
 pytestmark = pytest.mark.e2e
 
@@ -39,20 +38,6 @@ PROBE = (
     "    sys.exit(f'DockerError: {exc}')\n"
     "print(engine.client.info()['ID'])\n"
 )
-
-
-def napops_image() -> str:
-    """The napops image `make images` built (not rebuilt here: the tag is shared)."""
-    version = next(
-        line.split('"')[1]
-        for line in (ROOT / "services" / "pyproject.toml").read_text().splitlines()
-        if line.startswith("version = ")
-    )
-    tag = os.environ.get("NAPOPS_IMAGE", f"napops/napops:{version}")
-    found = subprocess.run(["docker", "image", "inspect", tag], capture_output=True)
-    if found.returncode != 0:
-        missing(f"the napops image {tag} (run `make images`)")
-    return tag
 
 
 @pytest.fixture

@@ -13,21 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, missing, require_docker
+from helpers import napops_image, require_docker
 
 pytestmark = pytest.mark.e2e
-
-
-def napops_image() -> str:
-    version = next(
-        line.split('"')[1]
-        for line in (ROOT / "services" / "pyproject.toml").read_text().splitlines()
-        if line.startswith("version = ")
-    )
-    tag = os.environ.get("NAPOPS_IMAGE", f"napops/napops:{version}")
-    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode:
-        missing(f"the napops image {tag} (run `make images`)")
-    return tag
 
 
 def test_restic_in_the_image_initialises_backs_up_a_stream_and_lists_it(tmp_path: Path) -> None:
