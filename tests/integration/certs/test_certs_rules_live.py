@@ -4,8 +4,10 @@ holds the report of the project's certbot loop (certbot-loop.sh, two failed pass
 server is unreachable). The loop's live directory holds a 90-day certificate with 10 days left
 that certbot has not renewed; the sidecar probes a TLS server presenting it. Fired:
 CertificateRenewalOverdue and CertbotRenewalFailing (from the node job, as on the QNAP) and
-CertificateExpiringSoon (from the sidecar). (Pebble 2.4 issues 5-year certificates, so the
-short-lived certificate comes from the test PKI; the Pebble flow is in test_certs_acme.py.)"""
+CertificateExpiringSoon (from the sidecar); CertificateRenewalNotServed's join of the two jobs
+on subject_cn meets (and does not fire: certbot's certificate is the one served). (Pebble 2.4
+issues 5-year certificates, so the short-lived certificate comes from the test PKI; the Pebble
+flow is in test_certs_acme.py.)"""
 
 from __future__ import annotations
 
@@ -193,3 +195,19 @@ def test_overdue_renewal_fires_live(stack: str) -> None:
     query = urllib.parse.quote("napops_certbot_consecutive_failures")
     (series,) = get(f"{stack}/api/v1/query?query={query}")["result"]
     assert float(series["value"][1]) == 2
+    # CertificateRenewalNotServed joins certbot's report (job node) and the served certificate
+    # (job napops) on subject_cn: with the labels real scrapes give they meet, and the
+    # certificate certbot holds is the one served (difference 0, so no alert)
+    assert "CertificateRenewalNotServed" not in got
+    rules = yaml.safe_load((ROOT / "prometheus" / "rules" / "certs.yml").read_text())
+    (expr,) = [
+        r["expr"].strip()
+        for g in rules["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "CertificateRenewalNotServed"
+    ]
+    assert expr.endswith("> 0"), expr
+    query = urllib.parse.quote(expr.removesuffix("> 0"))
+    (series,) = get(f"{stack}/api/v1/query?query={query}")["result"]
+    assert series["metric"] == {"certificate": "dms.np-dms.work", "subject_cn": "localhost"}
+    assert float(series["value"][1]) == 0
