@@ -7,20 +7,13 @@ node exporter's textfile collector about the format.
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
 
 from compose_render import COMPOSE
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from prometheus_client.parser import text_string_to_metric_families
 from tlscert import self_signed
-
-from napops.certs.inspect import info
 
 REPORTER = COMPOSE / "config" / "edge" / "certbot-textfile.py"
 
@@ -37,12 +30,10 @@ def report(
 
 
 def samples(path: Path) -> dict[str, float]:
-    """Unlabelled samples by name, per-certificate ones as ``name/certificate``."""
     out = {}
     for family in text_string_to_metric_families(path.read_text()):
         for s in family.samples:
-            lineage = s.labels.get("certificate")
-            out[s.name + (f"/{lineage}" if lineage else "")] = s.value
+            out[s.name + "".join(f"/{v}" for v in s.labels.values())] = s.value
     return out
 
 
@@ -77,53 +68,6 @@ def test_a_pass_is_reported_with_each_lineage(tmp_path: Path) -> None:
     assert 89 * 86400 < life <= 91 * 86400
     assert not any("b.example" in k for k in got)
     assert [p.name for p in (tmp_path / "textfile").iterdir()] == ["napops_certbot.prom"]
-
-
-def without_cn(organization: str) -> bytes:
-    """A self-signed certificate whose subject has no CN (only an organization)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=90))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def test_each_lineage_names_its_subject_cn_as_the_certs_sidecar_does(tmp_path: Path) -> None:
-    """CertificateRenewalNotServed matches the report and the served certificate on
-    subject_cn: the report must write it exactly as napops-certs writes its label."""
-    (tmp_path / "textfile").mkdir()
-    live = lineage(tmp_path, "dms.example")
-    (tmp_path / "live" / "no-cn").mkdir()
-    (tmp_path / "live" / "no-cn" / "cert.pem").write_bytes(without_cn("NAP, test"))
-    assert report(tmp_path, "ok").returncode == 0
-    text = (tmp_path / "textfile" / "napops_certbot.prom").read_text()
-    labels = sorted(
-        tuple(sorted(s.labels.items()))
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == "napops_certbot_certificate_not_after_timestamp_seconds"
-    )
-    served = {
-        name: info(
-            x509.load_pem_x509_certificate((tmp_path / "live" / name / "cert.pem").read_bytes())
-        )
-        for name in ("dms.example", "no-cn")
-    }
-    assert labels == [
-        (("certificate", "dms.example"), ("subject_cn", served["dms.example"].subject_cn)),
-        (("certificate", "no-cn"), ("subject_cn", served["no-cn"].subject_cn)),
-    ]
-    assert served["dms.example"].subject_cn == "dms.example" and live.is_dir()
-    assert served["no-cn"].subject_cn == "O=NAP\\, test"
 
 
 def test_failures_count_on_from_the_previous_report(tmp_path: Path) -> None:

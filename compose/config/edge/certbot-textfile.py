@@ -12,18 +12,14 @@ ASUSTOR however the two boxes are placed. Series (docs/certs.md, "Renewal"):
   napops_certbot_last_run_success                 1 when the last pass succeeded
   napops_certbot_consecutive_failures             failed passes since the last good one
   napops_certbot_interval_seconds                 the loop's pause between passes
-  napops_certbot_certificate_not_before_timestamp_seconds{certificate,subject_cn}  when the
-                                                  lineage's current certificate was issued
-  napops_certbot_certificate_not_after_timestamp_seconds{certificate,subject_cn}   when it
-                                                  expires
+  napops_certbot_certificate_not_before_timestamp_seconds{certificate}  when the lineage's
+                                                  current certificate was issued (its renewal)
+  napops_certbot_certificate_not_after_timestamp_seconds{certificate}   when it expires
 
 ``certificate`` is the lineage name (a folder of certbot's live directory: bounded by
-CERTBOT_DOMAINS); ``subject_cn`` is its certificate's subject CN, written as the certs sidecar
-writes it on its series (the first CN, else the whole RFC 4514 name), so a rule can compare
-this not-after with the one the edge serves (CertificateRenewalNotServed). The previous file
-is the loop's memory: last success and the failure count survive a restart of the container.
-Python's standard library plus ``cryptography``, which certbot itself depends on, so it runs
-wherever certbot does.
+CERTBOT_DOMAINS). The previous file is the loop's memory: last success and the failure count
+survive a restart of the container. Python's standard library plus ``cryptography``, which
+certbot itself depends on, so it runs wherever certbot does.
 
 Usage: certbot-textfile.py --result ok|failed --textfile PATH --live DIR --interval SECONDS
 """
@@ -40,7 +36,6 @@ from datetime import UTC
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 PREFIX = "napops_certbot_"
 SAMPLE = re.compile(r"^(napops_certbot_\w+) ([0-9.eE+-]+)$")
@@ -74,18 +69,8 @@ def previous(path: Path) -> dict[str, float]:
     return values
 
 
-Cert = tuple[str, str, float, float]  # lineage, subject CN, not before, not after
-
-
-def common_name(name: x509.Name) -> str:
-    """The first CN of ``name``, or its whole RFC 4514 text (as napops.certs.inspect)."""
-    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(values[0].value) if values else name.rfc4514_string()
-
-
-def certificates(live: Path) -> tuple[list[Cert], list[str]]:
-    """(lineage, subject CN, not_before, not_after) of every ``live/<name>/cert.pem``, and
-    problems."""
+def certificates(live: Path) -> tuple[list[tuple[str, float, float]], list[str]]:
+    """(lineage, not_before, not_after) of every ``live/<name>/cert.pem``, and problems."""
     found, problems = [], []
     for cert in sorted(live.glob("*/cert.pem")):
         name = cert.parent.name
@@ -94,14 +79,7 @@ def certificates(live: Path) -> tuple[list[Cert], list[str]]:
         except (OSError, ValueError) as exc:
             problems.append(f"{name}: {exc}")
             continue
-        found.append(
-            (
-                name,
-                common_name(parsed.subject),
-                _utc(parsed, "not_valid_before"),
-                _utc(parsed, "not_valid_after"),
-            )
-        )
+        found.append((name, _utc(parsed, "not_valid_before"), _utc(parsed, "not_valid_after")))
     return found, problems
 
 
@@ -122,7 +100,7 @@ def number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
 
 
-def render(values: dict[str, float], certs: list[Cert]) -> str:
+def render(values: dict[str, float], certs: list[tuple[str, float, float]]) -> str:
     lines = []
     for name, value in values.items():
         lines += [
@@ -130,12 +108,11 @@ def render(values: dict[str, float], certs: list[Cert]) -> str:
             f"# TYPE {PREFIX}{name} gauge",
             f"{PREFIX}{name} {number(value)}",
         ]
-    for index, name in ((2, "certificate_not_before_timestamp_seconds"),
-                        (3, "certificate_not_after_timestamp_seconds")):  # fmt: skip
+    for index, name in ((1, "certificate_not_before_timestamp_seconds"),
+                        (2, "certificate_not_after_timestamp_seconds")):  # fmt: skip
         lines += [f"# HELP {PREFIX}{name} {HELP[name]}", f"# TYPE {PREFIX}{name} gauge"]
         for cert in certs:
-            labels = f'certificate="{label(cert[0])}",subject_cn="{label(cert[1])}"'
-            lines.append(f"{PREFIX}{name}{{{labels}}} {number(cert[index])}")
+            lines.append(f'{PREFIX}{name}{{certificate="{label(cert[0])}"}} {number(cert[index])}')
     return "\n".join(lines) + "\n"
 
 
