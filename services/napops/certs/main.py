@@ -1,7 +1,8 @@
 """Entry point of the certs sidecar (TLS certificate-expiry exporter).
 
-Probe rounds run as the ``probe`` job (on ``schedule`` and once at start); /metrics serves the
-last round's series as formatted when the round ended; /probe answers for ad-hoc targets.
+Probe rounds run as the ``probe`` job (on ``schedule`` and once at start), each in a child
+process (worker.py); /metrics serves the last round's series as formatted when the round
+ended; /probe answers for ad-hoc targets, in this process.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from . import app as probe_app
 from .metrics import Exposition
 from .probe import Cache, Prober
 from .schema import SECTION
+from .worker import ProcessRounds
 
 __all__ = ["SECTION", "setup", "main", "probe_job"]
 
 log = logging.getLogger(__name__)
 
 
-def probe_job(prober: Prober, cache: Cache) -> Any:
+def probe_job(rounds: ProcessRounds, cache: Cache) -> Any:
     def job(run: RunContext) -> dict[str, Any]:
-        rnd = prober.round(
+        rnd = rounds.round(
             on_progress=lambda done, total: (
                 run.progress(done, total, "targets") if done == total or done % 50 == 0 else None
             ),
@@ -47,6 +49,7 @@ def probe_job(prober: Prober, cache: Cache) -> Any:
             "probe_failures": len(failed),
             "invalid": len(invalid),
             "seconds": round(rnd.duration, 3),
+            "probe_process_peak_rss_bytes": rounds.last_child_peak_rss_bytes,
         }
 
     return job
@@ -61,7 +64,7 @@ def setup(ctx: sidecar.Context) -> None:
     set_metrics_renderer(ctx.app, Exposition(ctx.registry, cache).render)
     ctx.add_job(
         "probe",
-        probe_job(prober, cache),
+        probe_job(ProcessRounds(prober), cache),
         schedule=section["schedule"],
         description="probe every endpoint and file, refresh the cached results",
         audited=False,  # read-only, every minute: logged and counted, not in the trail

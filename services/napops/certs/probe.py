@@ -203,15 +203,22 @@ class Prober:
             return result
         return replace(result, certs=before.certs)
 
-    def round(
+    def remember(self, rnd: Round) -> Round:
+        """``rnd`` with the carry-over applied; its results become the ones to carry from."""
+        results = [self._carry_over(r) for r in rnd.results]
+        self._last = {r.target: r for r in results}
+        return replace(rnd, results=results)
+
+    def probe_all(
         self,
+        targets: Sequence[Target],
         on_progress: Callable[[int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> Round:
-        """Probe every target, ``concurrency`` at a time; returns the finished round."""
+        """Probe ``targets``, ``concurrency`` at a time, without carry-over (see
+        :meth:`remember`); runs in the sidecar's child process (worker.py) or here."""
         started, t0 = self.clock(), time.monotonic()
         store = self.trust_store()
-        targets = self.targets()
         results: list[ProbeResult] = []
         workers = max(1, min(int(self.section["concurrency"]), len(targets)))
 
@@ -222,8 +229,15 @@ class Prober:
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="certs-probe") as pool:
             for result in pool.map(one, targets):
-                results.append(self._carry_over(result))
+                results.append(result)
                 if on_progress is not None:
                     on_progress(len(results), len(targets))
-        self._last = {r.target: r for r in results}
         return Round(results, started, time.monotonic() - t0, len(store.roots))
+
+    def round(
+        self,
+        on_progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Round:
+        """Probe every target in this process; returns the finished round (carried over)."""
+        return self.remember(self.probe_all(self.targets(), on_progress, should_stop))

@@ -62,6 +62,9 @@ class SourceError(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason, self.detail = reason, detail
 
+    def __reduce__(self) -> tuple[type[SourceError], tuple[str, str]]:
+        return (SourceError, (self.reason, self.detail))  # a Target crosses to the child
+
 
 @dataclass(frozen=True)
 class Target:

@@ -261,8 +261,13 @@ def _recovers(acme: Acme) -> None:
 def test_a_key_nginx_cannot_read_keeps_the_previous_certificate(acme: Acme) -> None:
     # the deploy hook gives the new key to the wrong group (NGINX_GID misconfigured)
     m = _refused_and_previous_kept(acme, lambda: acme.certbot.run_pass(ONLY_DMS, nginx_gid=65534))
-    # the renewed certificate on disk is not served (rule CertificateRenewalNotServed)
+    # the renewed certificate on disk is not served, and certbot's report (what the rule
+    # CertificateRenewalNotServed compares in prod, lineage = the site's name) says so too
     assert not_after(m, "file", DMS) > not_after(m, "endpoint", DMS)
+    report = acme.certbot.report()
+    assert report[f"napops_certbot_certificate_not_after_timestamp_seconds/{DMS}"] == not_after(
+        m, "file", DMS
+    )
     _recovers(acme)
 
 

@@ -4,8 +4,10 @@ holds the report of the project's certbot loop (certbot-loop.sh, two failed pass
 server is unreachable). The loop's live directory holds a 90-day certificate with 10 days left
 that certbot has not renewed; the sidecar probes a TLS server presenting it. Fired:
 CertificateRenewalOverdue and CertbotRenewalFailing (from the node job, as on the QNAP) and
-CertificateExpiringSoon (from the sidecar). (Pebble 2.4 issues 5-year certificates, so the
-short-lived certificate comes from the test PKI; the Pebble flow is in test_certs_acme.py.)"""
+CertificateExpiringSoon (from the sidecar); CertificateRenewalNotServed's join of the two jobs
+on cert_host meets (and does not fire: certbot's certificate is the one served). (Pebble 2.4
+issues 5-year certificates, so the short-lived certificate comes from the test PKI; the Pebble
+flow is in test_certs_acme.py.)"""
 
 from __future__ import annotations
 
@@ -70,7 +72,7 @@ def stack(pki: Pki, trust: Path, tmp_path: Path) -> Iterator[str]:
     prometheus = require_tool("prometheus")
     node_exporter = require_tool("prometheus-node-exporter")
     # a 90-day certificate issued 80 days ago: certbot should have renewed it 20 days ago
-    issued = pki.leaf("localhost", not_before=-80 * DAY, not_after=10 * DAY)
+    issued = pki.leaf("dms.np-dms.work", not_before=-80 * DAY, not_after=10 * DAY)
     server = TlsServer(*write_chain(tmp_path, "dms", issued, pki.inter))
     live = tmp_path / "live" / "dms.np-dms.work"
     live.mkdir(parents=True)
@@ -83,7 +85,8 @@ def stack(pki: Pki, trust: Path, tmp_path: Path) -> Iterator[str]:
             "schedule": "* * * * *",
             "trust_store": [str(trust)],
             "acme_issuers": ["^napops test intermediate$"],
-            "endpoints": [{"target": server.target}],
+            # the edge's address, the site's name as SNI (cert_host dms.np-dms.work)
+            "endpoints": [{"target": server.target, "server_name": "dms.np-dms.work"}],
         }
     }
     (tmp_path / "certs.yml").write_text(yaml.safe_dump(config))
@@ -182,7 +185,7 @@ def test_overdue_renewal_fires_live(stack: str) -> None:
     assert (soon["sidecar"], soon["issuer_cn"], soon["cert_host"]) == (
         "certs",
         "napops test intermediate",
-        "localhost",
+        "dms.np-dms.work",
     )
     assert "CertificateExpiringCritical" not in got
     assert "CertificateVerificationFailing" not in got
@@ -193,3 +196,25 @@ def test_overdue_renewal_fires_live(stack: str) -> None:
     query = urllib.parse.quote("napops_certbot_consecutive_failures")
     (series,) = get(f"{stack}/api/v1/query?query={query}")["result"]
     assert float(series["value"][1]) == 2
+    # CertificateRenewalNotServed joins certbot's report (job node) and the served certificate
+    # (job napops) on cert_host: with the labels real scrapes give they meet, and the
+    # certificate certbot holds is the one served (difference 0, so no alert)
+    assert "CertificateRenewalNotServed" not in got
+    rules = yaml.safe_load((ROOT / "prometheus" / "rules" / "certs.yml").read_text())
+    (expr,) = [
+        r["expr"].strip()
+        for g in rules["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "CertificateRenewalNotServed"
+    ]
+    assert expr.endswith("> 0"), expr
+    query = urllib.parse.quote(expr.removesuffix("> 0"))
+    (series,) = get(f"{stack}/api/v1/query?query={query}")["result"]
+    assert series["metric"] == {
+        "job": "node",
+        "instance": series["metric"]["instance"],
+        "host": "qnap",
+        "certificate": "dms.np-dms.work",
+        "cert_host": "dms.np-dms.work",
+    }
+    assert float(series["value"][1]) == 0
