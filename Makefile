@@ -30,7 +30,7 @@ VALIDATE_PYTEST = $(if $(IN_TEST),@echo "  (run by make test's pytest run:)",$(P
 
 test: venv images ## static checks (make validate), then the whole test suite once; does its own set-up
 	$(MAKE) --no-print-directory validate IN_TEST=1
-	$(PY) -m pytest tests --ignore=tests/bench --durations=30 -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest tests --ignore=tests/bench --durations=30 -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # compose/estate.py and the Python scripts under compose/bin are linted with the services.
 LINT_COMPOSE := compose/estate.py compose/bin/estate compose/bin/secrets-gen

@@ -20,10 +20,10 @@ sys.path.insert(0, str(TESTS.parent / "compose"))
 
 FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e", "bench": "bench"}
 
-# `make test` runs files in parallel (pytest-xdist, --dist loadgroup): each file is one unit
-# (its module fixtures start once), except that the tests of the Docker Engine suites run one
-# at a time within their folder: they share engine-wide things (the dev stack's ports, scratch
-# containers found by label, locally built test images), so a folder below is one group.
+# `make test` runs files in parallel (pytest-xdist, `-n`): each file is one unit of work (its
+# module fixtures start once), except that the tests of the Docker Engine suites run one at a
+# time within their folder: they share engine-wide things (the dev stack's ports, scratch
+# containers found by label, locally built test images), so each folder below is one unit.
 SERIAL_FOLDERS = ("e2e/backup", "e2e/deploy", "e2e")
 
 
@@ -36,23 +36,32 @@ def folder_of(item: pytest.Item) -> str:
     return parts[0] if len(parts) > 1 else ""
 
 
-def parallel_group(item: pytest.Item) -> str:
-    """The group of tests that one pytest-xdist worker runs in order (see SERIAL_FOLDERS)."""
-    try:
-        relative = Path(str(item.path)).resolve().relative_to(TESTS)
-    except ValueError:
-        return str(item.path)
-    folder = relative.parent.as_posix()
+def parallel_unit(nodeid: str) -> str:
+    """The unit of work one pytest-xdist worker runs in order (see SERIAL_FOLDERS)."""
+    path = nodeid.split("::", 1)[0]
+    folder = path.rpartition("/")[0].removeprefix("tests/")
     for serial in SERIAL_FOLDERS:
         if folder == serial or folder.startswith(serial + "/"):
             return serial
-    return relative.as_posix()
+    return path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Files (or serial folders) as units, like `--dist loadfile`. (`--dist loadgroup` with
+    markers is not used: pytest-xdist 3.8 marks groups in a node attribute pytest 9 ignores.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FolderScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return parallel_unit(nodeid)
+
+    return FolderScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     misplaced = []
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(parallel_group(item)))
         folder = folder_of(item)
         if folder in FOLDER_MARKERS:
             item.add_marker(FOLDER_MARKERS[folder])
