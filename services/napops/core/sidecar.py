@@ -212,7 +212,7 @@ def run(service: str, section: Schema | None, setup: Setup | None, argv: list[st
         return 2
 
     def _stop(signum: int, _frame: Any) -> None:
-        log.info("stopping on signal %s", signum, extra={"event": "stop"})
+        log.info("stopping on signal %s", signum, extra={"event": "stopping"})
         server.close()
 
     signal.signal(signal.SIGTERM, _stop)
@@ -231,4 +231,6 @@ def run(service: str, section: Schema | None, setup: Setup | None, argv: list[st
         pass
     finally:
         stop(ctx)
+        # the last line: background work has finished (or was recorded as interrupted)
+        log.info("stopped %s", service, extra={"event": "stop"})
     return 0

@@ -96,7 +96,7 @@ def test_sidecar_serves_metrics_health_and_ready(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
     events = [json.loads(line)["event"] for line in out.splitlines() if line.startswith("{")]
-    assert events[0] == "start" and events[-1] == "stop"
+    assert events[0] == "start" and events[-1] == "stop" and "stopping" in events
 
 
 def test_docker_sidecar_is_not_ready_without_an_engine(tmp_path: Path) -> None:
