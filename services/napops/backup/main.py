@@ -7,19 +7,10 @@ from typing import Any
 from ..core import sidecar
 from ..core.schema import Schema
 from . import metrics
+from .items import STRATEGIES
 from .service import BackupService
 
 _CRON = {"type": "string", "format": "cron"}
-_STRATEGIES = [
-    "mariadb",
-    "postgres",
-    "mongodb",
-    "redis",
-    "elasticsearch",
-    "gitea",
-    "files",
-    "command",
-]
 
 
 def _cron(default: str, description: str) -> Schema:
@@ -178,7 +169,7 @@ SECTION: Schema = {
                     },
                     "strategy": {
                         "type": "string",
-                        "enum": _STRATEGIES,
+                        "enum": list(STRATEGIES),
                         "description": "How it is backed up.",
                         "examples": ["mariadb"],
                     },

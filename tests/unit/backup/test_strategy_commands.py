@@ -56,6 +56,10 @@ def test_mariadb_dumps_every_database_consistently_without_a_password_argument()
         "--hex-blob",
     ]
     assert not any("password" in a or a.startswith("-p") for a in argv)
+    assert mariadb.validate(item("mariadb", newest={"app.docs": "updated_at"})) == []
+    assert mariadb.validate(item("mariadb", newest={"docs": "updated_at"})) == [
+        "At 'svc/mariadb.options.newest': 'docs' must be database.table"
+    ]
 
 
 def test_postgres_dumps_globals_and_each_database_in_custom_format() -> None:

@@ -49,6 +49,17 @@ Fetch = Callable[[str], tuple[int, Iterable[bytes]]]
 """fetch(filename) -> (size, chunks) of a part of the snapshot being restored."""
 
 
+def newest_problems(item: Item, shape: str) -> list[str]:
+    """The ``newest`` option's keys that are not of ``shape`` (dot-separated, e.g.
+    ``database.table``): one ``At '...'`` line each."""
+    newest = item.options.get("newest") or {}
+    return [
+        f"At '{item.key}.options.newest': {table!r} must be {shape}"
+        for table in newest
+        if table.count(".") != shape.count(".")
+    ]
+
+
 def exec_part(engine: Engine, item: Item, filename: str, argv: list[str], **kw: Any) -> Part:
     stream = engine.exec_stream(item.container, argv, **kw)
     return Part(filename, stream, stream.check)

@@ -18,6 +18,7 @@ from .common import (
     exec_part,
     exec_text,
     image_of,
+    newest_problems,
     put_stream,
     secret,
     throwaway,
@@ -38,12 +39,7 @@ FILENAME = "all-databases.sql"
 
 
 def validate(item: Item) -> list[str]:
-    newest = item.options.get("newest") or {}
-    return [
-        f"At '{item.key}.options.newest': {table!r} must be database.table"
-        for table in newest
-        if table.count(".") != 1
-    ]
+    return newest_problems(item, "database.table")
 
 
 def source(engine: Engine, item: Item) -> Target:

@@ -18,6 +18,7 @@ from .common import (
     exec_part,
     exec_text,
     image_of,
+    newest_problems,
     put_stream,
     secret,
     throwaway,
@@ -29,12 +30,7 @@ GLOBALS = "globals.sql"
 
 
 def validate(item: Item) -> list[str]:
-    newest = item.options.get("newest") or {}
-    return [
-        f"At '{item.key}.options.newest': {table!r} must be database.schema.table"
-        for table in newest
-        if table.count(".") != 2
-    ]
+    return newest_problems(item, "database.schema.table")
 
 
 def _user(engine: Engine, item: Item) -> str:
