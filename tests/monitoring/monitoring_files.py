@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,16 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 # Runbooks are served by Prometheus itself (--web.user-assets: the docs/ folder at /user/docs/),
 # so they stay reachable when the QNAP and its Gitea are the problem.
 RUNBOOK_BASE = "{{ $externalURL }}/user/"
+
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def seconds(duration: str) -> float:
+    """A Prometheus/Alertmanager duration ("1m30s") in seconds."""
+    parts = re.findall(r"(\d+)(ms|s|m|h)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"bad duration {duration!r}"
+    return sum(int(n) * _UNITS[u] for n, u in parts)
 
 
 def load_yaml(path: Path) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from derived_alerts import fired
-from monitoring_files import ALERTMANAGER, RULE_TESTS, load_yaml
+from monitoring_files import ALERTMANAGER, RULE_TESTS, load_yaml, seconds
 
 from helpers import require_tool
 
@@ -59,6 +59,18 @@ def test_critical_route_is_fast_and_watchdog_repeats_often() -> None:
     assert routes["watchdog"]["group_wait"] == "0s"
     assert routes["watchdog"]["repeat_interval"] == "10s"
     assert routes["watchdog"]["group_interval"] == "10s"
+
+
+def test_paging_routes_hold_a_joining_alert_no_longer_than_a_first_one() -> None:
+    """A page for an alert that joins a group already notified waits for the group's next
+    group_interval tick; a page that opens a group waits group_wait. Prometheus re-sends a
+    resolved alert every resend delay for 15 min, which keeps its group alive: the same
+    endpoint failing again joins it. So group_interval <= group_wait on the paging routes
+    (tests/monitoring/test_am_outages.py shows it on the real Alertmanager)."""
+    routes = {r["receiver"]: r for r in load_yaml(CONFIG)["route"]["routes"]}
+    for name in ("relay-critical", "alert-path"):
+        route = routes[name]
+        assert seconds(route["group_interval"]) <= seconds(route["group_wait"]), name
 
 
 def test_receivers() -> None:

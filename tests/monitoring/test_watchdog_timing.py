@@ -6,10 +6,9 @@ tests/integration/relay/test_watchdog_dead_prometheus.py."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from monitoring_files import ALERTMANAGER, PROMETHEUS, RULES, load_yaml
+from monitoring_files import ALERTMANAGER, PROMETHEUS, RULES, load_yaml, seconds
 from support.monitoring import shipped_prometheus_flags
 
 from helpers import ROOT
@@ -17,13 +16,6 @@ from napops.relay.schema import SECTION
 
 WATCHDOG = SECTION["properties"]["watchdog"]["properties"]
 DEAD_PROMETHEUS_BOUND = 110  # seconds, docs/alerting.md
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
-def seconds(duration: str) -> float:
-    parts = re.findall(r"(\d+)(ms|s|m|h)", duration)
-    assert parts and "".join(n + u for n, u in parts) == duration, f"bad duration {duration!r}"
-    return sum(int(n) * _UNITS[u] for n, u in parts)
 
 
 def resend_delay() -> float:
