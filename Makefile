@@ -8,9 +8,10 @@ export ENV
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
-# test files run in parallel (pytest-xdist; tests/conftest.py keeps the Docker suites' files
-# of one folder in one worker); PYTEST_WORKERS=0 runs them one by one in this process
-PYTEST_WORKERS ?= 3
+# test files run in parallel (pytest-xdist, a file per worker at a time: tests/conftest.py);
+# most of the suite waits (on timers, containers, servers), so there are more workers than
+# cores. PYTEST_WORKERS=0 runs them one by one in this process
+PYTEST_WORKERS ?= 6
 
 .PHONY: help venv test lint bench validate
 help: ## list the targets
@@ -30,7 +31,7 @@ VALIDATE_PYTEST = $(if $(IN_TEST),@echo "  (run by make test's pytest run:)",$(P
 
 test: venv images ## static checks (make validate), then the whole test suite once; does its own set-up
 	$(MAKE) --no-print-directory validate IN_TEST=1
-	$(PY) -m pytest tests --ignore=tests/bench --durations=30 -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest tests --ignore=tests/bench --durations=30 -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # compose/estate.py and the Python scripts under compose/bin are linted with the services.
 LINT_COMPOSE := compose/estate.py compose/bin/estate compose/bin/secrets-gen

@@ -20,11 +20,10 @@ sys.path.insert(0, str(TESTS.parent / "compose"))
 
 FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e", "bench": "bench"}
 
-# `make test` runs files in parallel (pytest-xdist, `-n`): each file is one unit of work (its
-# module fixtures start once), except that the tests of the Docker Engine suites run one at a
-# time within their folder: they share engine-wide things (the dev stack's ports, scratch
-# containers found by label, locally built test images), so each folder below is one unit.
-SERIAL_FOLDERS = ("e2e/backup", "e2e/deploy", "e2e")
+# `make test` runs files in parallel (pytest-xdist, `-n`, `--dist loadfile`): a file is one unit
+# of work, so its module fixtures start once. Files of the Docker Engine suites run side by
+# side too: everything a test creates on the engine has a name, label, Compose project or
+# backup environment of its own, and it removes only that.
 
 
 def folder_of(item: pytest.Item) -> str:
@@ -34,29 +33,6 @@ def folder_of(item: pytest.Item) -> str:
     except ValueError:
         return ""
     return parts[0] if len(parts) > 1 else ""
-
-
-def parallel_unit(nodeid: str) -> str:
-    """The unit of work one pytest-xdist worker runs in order (see SERIAL_FOLDERS)."""
-    path = nodeid.split("::", 1)[0]
-    folder = path.rpartition("/")[0].removeprefix("tests/")
-    for serial in SERIAL_FOLDERS:
-        if folder == serial or folder.startswith(serial + "/"):
-            return serial
-    return path
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Files (or serial folders) as units, like `--dist loadfile`. (`--dist loadgroup` with
-    markers is not used: pytest-xdist 3.8 marks groups in a node attribute pytest 9 ignores.)"""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class FolderScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return parallel_unit(nodeid)
-
-    return FolderScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

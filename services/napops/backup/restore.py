@@ -22,7 +22,7 @@ from .items import Item
 from .restic import Restic, Snapshot
 from .runner import MANIFEST
 from .strategies import files as files_strategy
-from .strategies.common import Target, remove_quietly
+from .strategies.common import Target, remove_quietly, scratch_labels
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +136,13 @@ def to_scratch(
     restic: Restic,
     backup: Backup,
     run_id: str,
+    environment: str,
     keep: bool = False,
     sample: int = 20,
 ) -> Outcome:
     """Restore into a throwaway server of the recorded image and compare with the manifest
-    (files: a sample restored from the repository, checksums compared)."""
+    (files: a sample restored from the repository, checksums compared). The server is
+    labelled with ``run_id`` and ``environment`` (strategies.common.scratch_labels)."""
     started = time.monotonic()
     out = Outcome(backup.key, False, "scratch", snapshot=backup.snapshot.short_id)
     strategy = strategies.get(backup.doc["strategy"])
@@ -158,7 +160,9 @@ def to_scratch(
         elif backup.doc["strategy"] == "elasticsearch" and manifest.get("policy") == "reindex":
             out.compared = 0  # nothing stored: the index is rebuilt from its source
         elif hasattr(strategy, "scratch"):
-            target = strategy.scratch(engine, manifest["image"], run_id)
+            target = strategy.scratch(
+                engine, manifest["image"], scratch_labels(run_id, environment)
+            )
             strategy.restore(
                 engine,
                 _scratch_item(backup),

@@ -167,7 +167,12 @@ class BackupService:
             if check_stop:
                 check_stop()
             out = restoremod.to_scratch(
-                self.engine, self.restic, backup, run_id, sample=self.section["drill_sample_files"]
+                self.engine,
+                self.restic,
+                backup,
+                run_id,
+                self.settings.environment,
+                sample=self.section["drill_sample_files"],
             )
             outcomes.append(out)
             self.state.drill(
@@ -207,6 +212,7 @@ class BackupService:
                     self.restic,
                     b,
                     run_id,
+                    self.settings.environment,
                     keep=keep,
                     sample=self.section["drill_sample_files"],
                 )

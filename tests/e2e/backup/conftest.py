@@ -2,7 +2,9 @@
 packages by `make images`), a real restic repository, the real `napops` CLI.
 
 Everything a test creates carries the label napops.test=<id> and the prefix backup-e2e-, and
-is removed afterwards (with its scratch containers, labelled napops.backup.scratch)."""
+is removed afterwards. Each test's backups are of an environment of its own (e2e-<id>), so its
+scratch containers (labelled napops.backup.environment=e2e-<id>) are removed with it and no
+other test's: the files of this folder run in parallel."""
 
 from __future__ import annotations
 
@@ -144,9 +146,6 @@ def estate() -> Iterator[Estate]:
         yield e
     finally:
         e.destroy()
-        ids = docker("ps", "-aq", "--filter", "label=napops.backup.scratch").split()
-        if ids:
-            docker("rm", "-f", "-v", *ids, check=False)
 
 
 class Napops:
@@ -159,8 +158,9 @@ class Napops:
         self.password.write_text("correct horse battery staple\n")
         self.state = tmp / "state"
         self.config = tmp / "backup.yml"
+        self.environment = f"e2e-{secrets.token_hex(3)}"
         self.section: dict[str, Any] = {
-            "environment": "e2e",
+            "environment": self.environment,
             "repository": str(self.repo),
             "password_file": str(self.password),
             "cache_dir": str(tmp / "cache"),
@@ -230,10 +230,20 @@ class Napops:
     def state_doc(self) -> dict[str, Any]:
         return json.loads((self.state / "backup-state.json").read_text())
 
+    def remove_scratch(self) -> None:
+        """Remove the scratch containers of this environment (a kept or a left-over one)."""
+        label = f"label=napops.backup.environment={self.environment}"
+        ids = docker("ps", "-aq", "--filter", label).split()
+        if ids:
+            docker("rm", "-f", "-v", *ids, check=False)
+
 
 @pytest.fixture
-def napops(tmp_path: Path) -> Napops:
+def napops(tmp_path: Path) -> Iterator[Napops]:
     require_tool("restic")
     n = Napops(tmp_path)
     n.init()
-    return n
+    try:
+        yield n
+    finally:
+        n.remove_scratch()

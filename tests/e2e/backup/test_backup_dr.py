@@ -66,9 +66,9 @@ def test_disaster_recovery_rebuilds_every_service(estate: Estate, napops: Napops
     assert maria(m, "SHOW TABLES") == ""
     assert docker("exec", f, "ls", "/srv/uploads").strip() == ""
 
-    res = napops("dr", "restore", "--all", "--env", "e2e", "--yes")
+    res = napops("dr", "restore", "--all", "--env", napops.environment, "--yes")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "disaster recovery of env e2e: OK" in res.stdout
+    assert f"disaster recovery of env {napops.environment}: OK" in res.stdout
     # databases first, with progress
     order = [line for line in res.stderr.splitlines() if "restoring" in line]
     assert [o.split()[-2] for o in order] == ["mariadb/mariadb", "n8n-db/postgres", "uploads/files"]

@@ -247,7 +247,13 @@ def test_the_sidecar_killed_mid_run_recovers_and_runs_again(estate: Estate, napo
         assert done["state"] == "success", done
         manifests = _snapshots(napops, "service=slow,part=manifest")
         assert [m["tags"] for m in manifests] == [
-            ["service=slow", "kind=command", "env=e2e", f"run={run['run_id']}", "part=manifest"]
+            [
+                "service=slow",
+                "kind=command",
+                f"env={napops.environment}",
+                f"run={run['run_id']}",
+                "part=manifest",
+            ]
         ]
         metrics = (
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()

@@ -79,7 +79,12 @@ def _restored(napops: Napops, service: str, snapshot: str = "latest") -> tuple[d
     )
     assert code == 0, [(o["error"], o["differences"][:5]) for o in out]
     assert len(out) == 1 and out[0]["ok"], out
-    return out[0], out[0]["target"]
+    kept = out[0]["target"]
+    if kept:  # a kept scratch server says whose it is
+        labels = json.loads(docker("inspect", "-f", "{{json .Config.Labels}}", kept))
+        assert labels["napops.backup.environment"] == napops.environment, labels
+        assert labels["napops.backup.scratch"], labels  # the run that made it
+    return out[0], kept
 
 
 def _check_restored(napops: Napops, want: dict[str, object], snapshot: str) -> None:

@@ -17,7 +17,14 @@ from ...core.dockerhost import DockerError, Engine
 from ...core.errors import NapopsError
 from ..items import Item
 
-SCRATCH_LABEL = "napops.backup.scratch"
+SCRATCH_LABEL = "napops.backup.scratch"  # value: the run that made it
+ENVIRONMENT_LABEL = "napops.backup.environment"
+
+
+def scratch_labels(run_id: str, environment: str) -> dict[str, str]:
+    """The labels of a scratch container: the run that made it and its environment, so that
+    `docker ps --filter label=napops.backup.environment=prod` finds prod's (a kept one too)."""
+    return {SCRATCH_LABEL: run_id, ENVIRONMENT_LABEL: environment}
 
 
 class StrategyError(NapopsError):
@@ -160,14 +167,15 @@ def put_tar(engine: Engine, container: str, directory: str, chunks: Iterable[byt
 def throwaway(
     engine: Engine,
     image: str,
-    run_id: str,
+    labels: Mapping[str, str],
     environment: Mapping[str, str] | None = None,
     command: list[str] | None = None,
     start: bool = True,
     name_prefix: str = "napops-scratch",
 ) -> str:
     """Create (and start) a container of ``image`` with no volumes of the estate, labelled as
-    scratch; returns its name. The caller removes it (:func:`remove_quietly`)."""
+    scratch (:func:`scratch_labels`); returns its name. The caller removes it
+    (:func:`remove_quietly`)."""
     name = f"{name_prefix}-{secrets.token_hex(4)}"
     try:
         engine.client.containers.create(
@@ -175,7 +183,7 @@ def throwaway(
             command=command,
             name=name,
             environment=dict(environment or {}),
-            labels={SCRATCH_LABEL: run_id},
+            labels=dict(labels),
             detach=True,
         )
     except Exception as exc:  # noqa: BLE001 - docker-py raises several kinds

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ...core.dockerhost import Engine
@@ -120,10 +120,10 @@ def manifest(engine: Engine, item: Item) -> dict[str, Any]:
     )
 
 
-def scratch(engine: Engine, image: str, run_id: str) -> Target:
+def scratch(engine: Engine, image: str, labels: Mapping[str, str]) -> Target:
     """A throwaway server of the same image, ready for a restore."""
     password = token()
-    name = throwaway(engine, image, run_id, {"MARIADB_ROOT_PASSWORD": password})
+    name = throwaway(engine, image, labels, {"MARIADB_ROOT_PASSWORD": password})
     target = Target(name, {"MYSQL_PWD": password})
     wait_until(
         lambda: bool(sql(engine, target, "SELECT 1")), 300, f"MariaDB in {name}", engine, name

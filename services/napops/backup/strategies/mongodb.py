@@ -10,7 +10,7 @@ the manifest parser against a recorded ``mongosh`` answer (tests/fixtures/backup
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ...core.dockerhost import Engine
@@ -96,8 +96,8 @@ def manifest(engine: Engine, item: Item) -> dict[str, Any]:
     )
 
 
-def scratch(engine: Engine, image: str, run_id: str) -> Target:
-    name = throwaway(engine, image, run_id)
+def scratch(engine: Engine, image: str, labels: Mapping[str, str]) -> Target:
+    name = throwaway(engine, image, labels)
     target = Target(name)
     wait_until(
         lambda: (

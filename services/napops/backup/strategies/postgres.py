@@ -4,7 +4,7 @@ exec environment (``PGPASSWORD``). The manifest counts the rows of every table e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ...core.dockerhost import Engine
@@ -126,9 +126,9 @@ def manifest(engine: Engine, item: Item) -> dict[str, Any]:
     } | observe(engine, t, item)
 
 
-def scratch(engine: Engine, image: str, run_id: str) -> Target:
+def scratch(engine: Engine, image: str, labels: Mapping[str, str]) -> Target:
     password = token()
-    name = throwaway(engine, image, run_id, {"POSTGRES_PASSWORD": password})
+    name = throwaway(engine, image, labels, {"POSTGRES_PASSWORD": password})
     target = Target(name, {"PGPASSWORD": password, "PGUSER": "postgres"})
     wait_until(
         lambda: bool(psql(engine, target, "SELECT 1")),

@@ -10,7 +10,7 @@ server and says so; the drill's scratch server runs without AOF."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ...core.dockerhost import Engine
@@ -130,12 +130,12 @@ def manifest(engine: Engine, item: Item) -> dict[str, Any]:
     )
 
 
-def scratch(engine: Engine, image: str, run_id: str) -> Target:
+def scratch(engine: Engine, image: str, labels: Mapping[str, str]) -> Target:
     """Created, not started: the RDB goes in before the server starts and loads it."""
     name = throwaway(
         engine,
         image,
-        run_id,
+        labels,
         command=["redis-server", "--dir", "/data", "--appendonly", "no", "--save", ""],
         start=False,
     )
