@@ -392,6 +392,12 @@ class Estate:
             raise UsageError(f"no stack file compose/stacks/{stack}.yml")
         return stack
 
+    def names_its_project(self, stack: str) -> bool:
+        """The stack file sets a top-level `name:` (without one, Compose names the project
+        after the folder, `stacks`, the same for every stack of a host)."""
+        text = (self.dir / "stacks" / f"{self.check_stack(stack)}.yml").read_text("utf-8")
+        return re.search(r"^name:", text, re.MULTILINE) is not None
+
     @functools.cached_property
     def placement(self) -> dict[str, dict[str, Host]]:
         """compose/hosts.yml: environment -> host name -> Host. Raises EstateError."""
@@ -1039,8 +1045,9 @@ class Applier:
             sr.project = project
             if problem:
                 sr.result, sr.reason, ok = "invalid", problem, False
-            elif not project:
-                sr.result, sr.reason, ok = "invalid", "the stack file sets no `name:`", False
+            elif not project or not self.estate.names_its_project(sel.stacks[0]):
+                reason = "the stack file sets no `name:` (Compose would name it after its folder)"
+                sr.result, sr.reason, ok = "invalid", reason, False
             else:
                 sr.result = "valid"
         for h, hr in zip(hosts, report.hosts, strict=True):

@@ -58,3 +58,16 @@ def test_host_variables_are_documented(env: str) -> None:
     for name, host in placement()[env].items():
         for var in host.env:
             assert re.search(rf"^#?\s*{var}=", documented, re.M), f"{env}/{name}: {var}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_placed_stack_is_a_project_of_its_own(env: str) -> None:
+    """`napops-<env>-<stack>`, from the stack file's `name:`. Without one, Compose names the
+    project after the folder (`stacks`): every such stack of a host would be one project, and
+    `down` of one would remove the others; backup's and compliance's `napops-<env>-*` globs
+    would not match them."""
+    require_docker()
+    for name, host in placement()[env].items():
+        for stack in host.stacks:
+            got = render(stack, env, name).get("name")
+            assert got == f"napops-{env}-{stack}", f"{env}/{name}/{stack}: project {got!r}"

@@ -5,6 +5,7 @@ config-hash label and image-id label). The real runs are tests/e2e/test_estate_u
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,18 @@ def test_bad_input_is_exit_2_with_the_reason(
     assert proc.returncode == 2, proc.stderr
     assert expected in proc.stderr
     assert proc.stdout == "" and "Traceback" not in proc.stderr
+
+
+def test_a_stack_file_without_a_name_is_refused(tmp_path: Path) -> None:
+    """Compose would name its project after the folder (`stacks`), shared by every nameless
+    stack of the host."""
+    folder = scratch(tmp_path)
+    (folder / "stacks" / "one.yml").write_text("services: {}\n")
+    proc = tool(folder, "up", "--env", "dev", "--json")
+    assert proc.returncode == 3, proc.stderr
+    [stack] = json.loads(proc.stdout)["hosts"][0]["stacks"]
+    assert stack["result"] == "invalid", stack
+    assert stack["reason"].startswith("the stack file sets no `name:`"), stack
 
 
 def test_a_broken_hosts_yml_is_a_placement_error(tmp_path: Path) -> None:
