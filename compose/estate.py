@@ -10,7 +10,8 @@ What it owns (and nothing else builds):
   .images.env maps to a local one);
 - the process environment Compose runs with: only what the Docker CLI needs to find the engine
   (CLEAN_VARIABLES) and NAPOPS_ENV (the selection's environment), plus what the selection adds
-  (the local stack: its LOCAL_VARIABLES, and NODE_TEXTFILE_VOLUME named after its project),
+  (the local stack: its LOCAL_VARIABLES, and NODE_TEXTFILE_VOLUME and OPS_PREFIX named after
+  its project),
   never the caller's shell as a whole, so a variable exported by hand cannot hide one missing
   from an env file.
 
@@ -481,8 +482,10 @@ class Estate:
             if gid is not None:
                 found["DOCKER_SOCKET_GID"] = str(gid)
             found.update({k: environ[k] for k in LOCAL_VARIABLES if k in environ})
-            # its volumes are its own: named after the project, not the environment
+            # its volumes and networks are its own: named after the project, not the
+            # environment (parallel local stacks never meet)
             found["NODE_TEXTFILE_VOLUME"] = f"{sel.project}-node-textfile"
+            found["OPS_PREFIX"] = str(sel.project)
         found.update(sel.overrides)
         return found
 

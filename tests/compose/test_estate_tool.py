@@ -169,9 +169,11 @@ def test_the_shell_reaches_compose_only_through_the_documented_variables() -> No
         "PROMETHEUS_PORT": "19090",
         # the local project's own volume, not the environment's (parallel local stacks)
         "NODE_TEXTFILE_VOLUME": "napops-dev-node-textfile",
+        "OPS_PREFIX": "napops-dev",  # its shared networks and audit volume
     }
     other = Selection.local_stack({**shell, "NAPOPS_PROJECT": "mine-dev"})
     assert ESTATE.environment(other, shell)["NODE_TEXTFILE_VOLUME"] == "mine-dev-node-textfile"
+    assert ESTATE.environment(other, shell)["OPS_PREFIX"] == "mine-dev"
     on_qnap = ESTATE.environment(Selection.stack("prod", "agents", "qnap"), shell)
     assert on_qnap["NAPOPS_HOST"] == "qnap" and on_qnap["NAPOPS_ENV"] == "prod"
     assert set(on_qnap) - set(CLEAN_VARIABLES) == {"NAPOPS_ENV", *ESTATE.host("prod", "qnap").env}
