@@ -79,6 +79,28 @@ networks:
 """
 
 
+def meeting_stack(name: str, service: str) -> str:
+    """A stack that meets others on a network it names itself (not external): the ops stacks'
+    way (compose/stacks/agents.yml and the others), each stack a project of its own."""
+    return f"""name: {PREFIX}-${{NAPOPS_ENV}}-{name}
+services:
+  {service}:
+    image: ${{IMG:?set IMG in the env file}}
+    command: ["sleep", "infinity"]
+    init: true
+    stop_grace_period: 1s
+    networks: [meet]
+    healthcheck:
+      test: {HEALTHY}
+      interval: 1s
+      timeout: 2s
+      retries: 2
+networks:
+  meet:
+    name: {PREFIX}-${{NAPOPS_ENV}}-meet
+"""
+
+
 HOSTS = f"""environments:
   dev:
     hosts:
@@ -109,6 +131,11 @@ HOSTS = f"""environments:
         docker_host: {SOCKET}
         stacks: [first, third]
         networks: [{NET}]
+  ops:
+    hosts:
+      one:
+        docker_host: {SOCKET}
+        stacks: [meeta, meetb]
   remote:
     hosts:
       far:
@@ -158,10 +185,12 @@ def compose_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         "third": stack("third", "worker"),
         "never": stack("never", "sick", NEVER),
         "broken": stack("broken", "half", extra_env="\n      NEEDED: ${NEEDED:?set NEEDED}"),
+        "meeta": meeting_stack("meeta", "alpha"),
+        "meetb": meeting_stack("meetb", "beta"),
     }
     for name, text in files.items():
         (folder / "stacks" / f"{name}.yml").write_text(text)
-    for env in ("dev", "sick", "broken", "unpulled", "remote"):
+    for env in ("dev", "sick", "broken", "unpulled", "remote", "ops"):
         (folder / "env" / env).mkdir(parents=True)
         for name in files:
             (folder / "env" / env / f"{name}.env").write_text(f"IMG={BASE}\n")
@@ -425,3 +454,26 @@ def test_up_through_a_tls_engine(
         assert status == 0 and changed(found) == [], found
     finally:
         hosts.write_text(HOSTS)
+
+
+def test_stacks_that_meet_on_a_network_they_name_are_projects_that_stay_up_together(
+    compose_dir: Path,
+) -> None:
+    """Each stack its own project, up with --remove-orphans: the second leaves the first
+    running, joins the network the first created, and reaches it by service name."""
+    status, report, _ = up(compose_dir, "--env", "ops")
+    assert status == 0, report
+    got = stacks_of(report)
+    assert {k: s["result"] for k, s in got.items()} == {
+        "one/meeta": "healthy",
+        "one/meetb": "healthy",
+    }
+    assert {s["project"] for s in got.values()} == {f"{PREFIX}-ops-meeta", f"{PREFIX}-ops-meetb"}
+    alpha, beta = f"{PREFIX}-ops-meeta-alpha-1", f"{PREFIX}-ops-meetb-beta-1"
+    assert {alpha, beta} <= set(ours())
+    reach = docker("exec", beta, "getent", "hosts", "alpha")
+    assert reach.returncode == 0 and reach.stdout.strip(), reach.stderr
+    status, again, _ = up(compose_dir, "--env", "ops")
+    assert status == 0, again
+    assert [s["changed"] for s in stacks_of(again).values()] == [[], []]
+    assert {alpha, beta} <= set(ours())
