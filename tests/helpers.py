@@ -129,16 +129,30 @@ class LoopbackServer:
 
 # Ports handed out by free_port() come from below the kernel's ephemeral range (32768-60999
 # on Linux), where outgoing connections (a load generator's thousands of them, in a parallel
-# worker) never take them between the test's choice and the server's bind; random, so that
-# parallel workers rarely pick the same one, and never twice in one process.
+# worker) never take them between the test's choice and the server's bind. Each pytest-xdist
+# worker draws from a slice of its own, so two workers never pick the same port (a pick is
+# free when checked, but its server may bind only seconds later); random within the slice,
+# and never twice in one process.
 PORT_RANGE = (15000, 32000)
 _handed_out: set[int] = set()
+
+
+def port_range() -> tuple[int, int]:
+    """This process's slice of PORT_RANGE: the whole range outside pytest-xdist."""
+    low, high = PORT_RANGE
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    if not worker.startswith("gw") or count <= 1:
+        return low, high
+    size = (high - low + 1) // count
+    start = low + int(worker[2:]) % count * size
+    return start, start + size - 1
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (see PORT_RANGE)."""
     for _ in range(200):
-        port = random.randint(*PORT_RANGE)  # noqa: S311 - not for security
+        port = random.randint(*port_range())  # noqa: S311 - not for security
         if port in _handed_out:
             continue
         with socket.socket() as s:

@@ -300,10 +300,17 @@ class Pebble:
         self.pebble = self._spawn(argv, "pebble.log", env)
         self.procs.append(self.pebble)
         ctx = ssl.create_default_context(cafile=str(self.ca_bundle))
-        wait_for(
-            lambda: urllib.request.urlopen(self.directory, context=ctx, timeout=2).status == 200,
-            what="pebble",
-        )
+        try:
+            wait_for(
+                lambda: (
+                    urllib.request.urlopen(self.directory, context=ctx, timeout=2).status == 200
+                ),
+                what="pebble",
+            )
+        except AssertionError as exc:
+            log = (self.root / "pebble.log").read_text(errors="replace")[-2000:]
+            state = f"exited {self.pebble.poll()}" if self.pebble.poll() is not None else "running"
+            raise AssertionError(f"{exc}\npebble ({state}) said:\n{log}") from None
 
     def _spawn(
         self, argv: list[str], log: str, env: dict[str, str] | None = None
