@@ -53,9 +53,17 @@ NEVER = '["CMD-SHELL", "echo not ready yet; exit 1"]'
 
 
 def stack(name: str, service: str, check: str = HEALTHY, extra_env: str = "") -> str:
-    """A stack file: one service of ${IMG}, a healthcheck, the project named per env."""
-    network = NET if name in ("first", "second") else f"{PREFIX}-${{NAPOPS_ENV}}-{name}-own"
-    external = "true" if name in ("first", "second") else "false"
+    """A stack file: one service of ${IMG}, a healthcheck, the project named per env. first
+    and second share the external network NET; meeta and meetb meet on a network they name
+    themselves (not external), as the ops stacks do (compose/stacks/agents.yml and the
+    others); any other has a network of its own."""
+    network = {
+        "first": NET,
+        "second": NET,
+        "meeta": f"{PREFIX}-${{NAPOPS_ENV}}-meet",
+        "meetb": f"{PREFIX}-${{NAPOPS_ENV}}-meet",
+    }.get(name, f"{PREFIX}-${{NAPOPS_ENV}}-{name}-own")
+    external = "true" if network == NET else "false"
     return f"""name: {PREFIX}-${{NAPOPS_ENV}}-{name}
 services:
   {service}:
@@ -76,28 +84,6 @@ networks:
   shared:
     name: {network}
     external: {external}
-"""
-
-
-def meeting_stack(name: str, service: str) -> str:
-    """A stack that meets others on a network it names itself (not external): the ops stacks'
-    way (compose/stacks/agents.yml and the others), each stack a project of its own."""
-    return f"""name: {PREFIX}-${{NAPOPS_ENV}}-{name}
-services:
-  {service}:
-    image: ${{IMG:?set IMG in the env file}}
-    command: ["sleep", "infinity"]
-    init: true
-    stop_grace_period: 1s
-    networks: [meet]
-    healthcheck:
-      test: {HEALTHY}
-      interval: 1s
-      timeout: 2s
-      retries: 2
-networks:
-  meet:
-    name: {PREFIX}-${{NAPOPS_ENV}}-meet
 """
 
 
@@ -185,8 +171,8 @@ def compose_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         "third": stack("third", "worker"),
         "never": stack("never", "sick", NEVER),
         "broken": stack("broken", "half", extra_env="\n      NEEDED: ${NEEDED:?set NEEDED}"),
-        "meeta": meeting_stack("meeta", "alpha"),
-        "meetb": meeting_stack("meetb", "beta"),
+        "meeta": stack("meeta", "alpha"),
+        "meetb": stack("meetb", "beta"),
     }
     for name, text in files.items():
         (folder / "stacks" / f"{name}.yml").write_text(text)
