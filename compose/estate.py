@@ -1048,7 +1048,7 @@ class Applier:
             sr.project = project
             if problem:
                 sr.result, sr.reason, ok = "invalid", problem, False
-            elif not project or not self.estate.names_its_project(sel.stacks[0]):
+            elif not self.estate.names_its_project(sel.stacks[0]):
                 reason = "the stack file sets no `name:` (Compose would name it after its folder)"
                 sr.result, sr.reason, ok = "invalid", reason, False
             else:
