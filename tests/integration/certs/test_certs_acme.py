@@ -250,10 +250,20 @@ def _refused_and_previous_kept(acme: Acme, run: Any) -> list[tuple[str, dict[str
 
 
 def _recovers(acme: Acme) -> None:
-    before = acme.edge.served(DMS).serial_number
     proc = acme.certbot.run_pass(ONLY_DMS)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    wait_served(acme.edge, DMS, lambda c: c.serial_number != before)
+    # the renewal now on disk is the one served (not merely a different one than before)
+    on_disk = x509.load_pem_x509_certificate(
+        (acme.edge.letsencrypt / "live" / DMS / "cert.pem").read_bytes()
+    ).serial_number
+    try:
+        wait_served(acme.edge, DMS, lambda c: c.serial_number == on_disk)
+    except AssertionError as exc:
+        served = acme.edge.served(DMS)
+        raise AssertionError(
+            f"{exc}\nserved serial {served.serial_number:X} (not after "
+            f"{served.not_valid_after_utc}), on disk {on_disk:X}\n{acme.edge.log()}"
+        ) from None
     m = metrics_of(prober(acme))
     assert not_after(m, "file", DMS) == not_after(m, "endpoint", DMS)
 
