@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import require_tool, wait_for
-from napops.backup.restic import Restic, ResticError
+from napops.backup.restic import Lock, Restic, ResticError
 from napops.backup.runner import remove_stale_locks
 
 pytestmark = pytest.mark.integration
@@ -26,8 +26,10 @@ def restic(tmp_path: Path) -> Restic:
     return r
 
 
-def _holder(r: Restic) -> subprocess.Popen[bytes]:
-    """A restic backup reading a stdin that stays open: it holds its lock while alive."""
+def _holder(r: Restic) -> tuple[subprocess.Popen[bytes], Lock]:
+    """A restic backup reading a stdin that stays open: it holds its lock while alive.
+    Returns the process and the lock it created (the locks already there are not its)."""
+    before = {lk.id for lk in r.locks()}
     proc = subprocess.Popen(
         ["restic", "backup", "--stdin"],
         env=r.env(),
@@ -38,18 +40,19 @@ def _holder(r: Restic) -> subprocess.Popen[bytes]:
     assert proc.stdin is not None
     proc.stdin.write(b"data" * 1000)
     proc.stdin.flush()
-    wait_for(lambda: r.locks(), 30, what="restic's lock")
-    return proc
+    new = wait_for(
+        lambda: [lk for lk in r.locks() if lk.id not in before], 30, what="restic's lock"
+    )
+    assert len(new) == 1, new
+    return proc, new[0]
 
 
 def test_only_the_dead_holders_lock_is_removed(restic: Restic) -> None:
-    dead = _holder(restic)
-    dead_lock = restic.locks()[0]
+    dead, dead_lock = _holder(restic)
     dead.send_signal(signal.SIGKILL)
     dead.wait()
-    live = _holder(restic)
+    live, live_lock = _holder(restic)
     try:
-        live_lock = next(lk for lk in restic.locks() if lk.id != dead_lock.id)
         assert live_lock.pid == live.pid and dead_lock.pid == dead.pid
         result = remove_stale_locks(restic)
         assert result == {"removed": [dead_lock.id], "kept": [live_lock.id]}
