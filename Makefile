@@ -12,8 +12,10 @@ PYTEST_ARGS ?=
 # most of the suite waits (on timers, containers, servers), so there are more workers than
 # cores. PYTEST_WORKERS=0 runs them one by one in this process
 PYTEST_WORKERS ?= 6
+# the JUnit report of the last `make test` (make test-durations reads it)
+TEST_REPORT ?= .test-report.xml
 
-.PHONY: help venv test lint bench validate
+.PHONY: help venv test test-durations lint bench validate
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
@@ -31,7 +33,15 @@ VALIDATE_PYTEST = $(if $(IN_TEST),@echo "  (run by make test's pytest run:)",$(P
 
 test: venv images ## static checks (make validate), then the whole test suite once; does its own set-up
 	$(MAKE) --no-print-directory validate IN_TEST=1
-	$(PY) -m pytest tests --ignore=tests/bench --durations=30 -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest tests --ignore=tests/bench --durations=30 -n $(PYTEST_WORKERS) --dist loadfile \
+		--no-loadscope-reorder --junitxml=$(TEST_REPORT) $(PYTEST_ARGS)
+
+# the longest test files are handed to the workers first (tests/support/schedule.py); after a
+# full `make test`, this records how long each file took, for the next runs' order
+test-durations: ## record each test file's seconds from the last `make test` (tests/durations.json)
+	python3 tests/support/schedule.py $(TEST_REPORT) > tests/durations.json.new \
+		|| { rm -f tests/durations.json.new; exit 2; }
+	mv tests/durations.json.new tests/durations.json
 
 # compose/estate.py and the Python scripts under compose/bin are linted with the services.
 LINT_COMPOSE := compose/estate.py compose/bin/estate compose/bin/secrets-gen

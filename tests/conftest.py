@@ -18,12 +18,17 @@ sys.path.insert(0, str(TESTS))
 # compose/estate.py, the estate tool: tests render and list the estate through it
 sys.path.insert(0, str(TESTS.parent / "compose"))
 
+from support import schedule  # noqa: E402 - needs the sys.path above
+
+DURATIONS = schedule.load()
 FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e", "bench": "bench"}
 
 # `make test` runs files in parallel (pytest-xdist, `-n`, `--dist loadfile`): a file is one unit
-# of work, so its module fixtures start once. Files of the Docker Engine suites run side by
-# side too: everything a test creates on the engine has a name, label, Compose project or
-# backup environment of its own, and it removes only that.
+# of work, so its module fixtures start once. Files are collected longest first
+# (tests/support/schedule.py) and handed out in that order (`--no-loadscope-reorder`).
+# Files of the Docker Engine suites run side by side too: everything a test creates on the
+# engine has a name, label, Compose project or backup environment of its own, and it removes
+# only that.
 
 
 def folder_of(item: pytest.Item) -> str:
@@ -50,3 +55,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "tests under tests/unit start nothing; move these to tests/integration or "
             "tests/e2e:\n  " + "\n  ".join(misplaced)
         )
+    # longest files first, each file's tests together and in their own order (a stable sort)
+    rank = {f: i for i, f in enumerate(schedule.longest_first(map(file_of, items), DURATIONS))}
+    items.sort(key=lambda item: rank[file_of(item)])
+
+
+def file_of(item: pytest.Item) -> str:
+    """The test's file relative to the repository, as tests/durations.json names it."""
+    return Path(item.nodeid.split("::", 1)[0]).as_posix()

@@ -5,14 +5,10 @@ integration/ are marked so without saying it, and a unit test marked integration
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from helpers import ROOT
+from support.scratch_suite import pytest_in, scratch
 
 pytestmark = pytest.mark.integration
 
@@ -31,32 +27,6 @@ def test_swallows_the_refusal():
     except Exception:
         pass
 """
-INTEGRATION = "def test_unmarked():\n    pass\n"
-
-
-def scratch(tmp_path: Path, unit: str) -> Path:
-    tests = tmp_path / "tests"
-    (tests / "unit").mkdir(parents=True)
-    (tests / "integration").mkdir()
-    shutil.copy(ROOT / "tests" / "conftest.py", tests / "conftest.py")
-    shutil.copy(ROOT / "tests" / "unit" / "conftest.py", tests / "unit" / "conftest.py")
-    (tests / "unit" / "test_u.py").write_text(unit)
-    (tests / "integration" / "test_i.py").write_text(INTEGRATION)
-    (tmp_path / "pytest.ini").write_text(
-        "[pytest]\naddopts = --strict-markers -p no:cacheprovider\n"
-        "markers =\n    integration: x\n    e2e: x\n    bench: x\n"
-    )
-    return tmp_path
-
-
-def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rA", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_unit_tests_that_start_something_fail(tmp_path: Path) -> None:
