@@ -29,6 +29,11 @@ def alert_posts(chat: RocketChatReceiver) -> list[str]:
     return [t for t in chat.texts() if t.startswith("*[")]
 
 
+def alert_mails(smtp: SmtpServer) -> list[str]:
+    """Subjects of the alert emails (a relay notice's subject is its title, no "[STATUS")."""
+    return [s for s in smtp.subjects() if s.startswith("[")]
+
+
 def test_smtp_down_then_back(tmp_path, smtp, chat, relays):
     relay = make_relay(tmp_path, smtp, chat, failing_note_after_seconds=2).start()
     relays.append(relay)
@@ -143,9 +148,18 @@ def test_both_channels_down_queue_grows_within_bounds_nothing_dropped(tmp_path, 
     smtp.start()
     chat.fail = False
     # bounds for a loaded machine (a full-suite run with 8 workers needed more than 30 s)
-    wait_for(lambda: len(smtp.messages) == 20 and len(alert_posts(chat)) == 20, timeout=90)
+    wait_for(
+        lambda: len(alert_mails(smtp)) == 20 and len(alert_posts(chat)) == 20,
+        timeout=90,
+        what="the 20 queued alerts on both channels",
+    )
     assert relay.post(webhook("Down20")).status_code == 200  # Alertmanager's retry lands
-    wait_for(lambda: len(smtp.messages) == 21, timeout=60)
+    wait_for(lambda: len(alert_mails(smtp)) == 21, timeout=60, what="the refused alert's retry")
+    # besides alerts, email carries at most the notices about Rocket.Chat (an outage longer
+    # than failing_note_after_seconds on a loaded machine), each once
+    notices = [s for s in smtp.subjects() if not s.startswith("[")]
+    assert set(notices) <= {"rocketchat delivery failing", "rocketchat delivery recovered"}
+    assert len(notices) == len(set(notices)), notices
     assert relay.metric("napops_relay_expired_total", channel="email") == 0
 
 
