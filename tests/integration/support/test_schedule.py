@@ -16,13 +16,14 @@ from helpers import ROOT
 
 pytestmark = pytest.mark.integration
 
-# each test appends its name to started.txt when it runs
-UNIT = "".join(
-    f"def test_u{n}():\n    open('started.txt', 'a').write('u{n}\\n')\n\n" for n in range(3)
-)
-LONG = (
-    "import time\n\ndef test_i():\n    open('started.txt', 'a').write('i\\n')\n"
+# each test appends its name to started.txt when it runs; the unit file has one long test,
+# the integration file three short ones
+UNIT = (
+    "import time\n\ndef test_u():\n    open('started.txt', 'a').write('u\\n')\n"
     "    time.sleep(0.5)\n"
+)
+INTEGRATION = "".join(
+    f"def test_i{n}():\n    open('started.txt', 'a').write('i{n}\\n')\n\n" for n in range(3)
 )
 XDIST = ("-n", "1", "--dist", "loadfile", "--no-loadscope-reorder")  # as `make test` runs
 
@@ -31,29 +32,22 @@ def started(folder: Path) -> list[str]:
     return (folder / "started.txt").read_text().split()
 
 
-def test_the_file_durations_json_calls_longest_runs_first(tmp_path: Path) -> None:
-    suite = scratch(tmp_path, UNIT, LONG)
-    durations = suite / "tests" / "durations.json"
-    durations.write_text(json.dumps({"tests/integration/test_i.py": 60, "tests/unit/test_u.py": 1}))
-    proc = pytest_in(suite, *XDIST, "tests")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert started(suite) == ["i", "u0", "u1", "u2"]
-    # the other way round when the unit file is the long one
-    durations.write_text(json.dumps({"tests/integration/test_i.py": 1, "tests/unit/test_u.py": 60}))
-    (suite / "started.txt").unlink()
-    proc = pytest_in(suite, *XDIST, "tests")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert started(suite) == ["u0", "u1", "u2", "i"]
-
-
-def test_a_run_s_junit_report_gives_each_file_its_seconds(tmp_path: Path) -> None:
-    suite = scratch(tmp_path, UNIT, LONG)
+def test_the_longest_file_runs_first_and_the_report_gives_each_file_its_seconds(
+    tmp_path: Path,
+) -> None:
+    suite = scratch(tmp_path, UNIT, INTEGRATION)
+    # the unit file is listed as the long one: pytest-xdist's own order (the file with more
+    # tests first) or the collection's (alphabetical) would start the integration file
+    (suite / "tests" / "durations.json").write_text(
+        json.dumps({"tests/integration/test_i.py": 1, "tests/unit/test_u.py": 60})
+    )
     proc = pytest_in(suite, *XDIST, "--junitxml=report.xml", "tests")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert started(suite) == ["u", "i0", "i1", "i2"]
     seconds = schedule.from_junit(suite / "report.xml")
     assert set(seconds) == {"tests/integration/test_i.py", "tests/unit/test_u.py"}
-    assert seconds["tests/integration/test_i.py"] >= 0.5 > seconds["tests/unit/test_u.py"]
-    # and the command `make test-durations` runs writes them as tests/durations.json reads them
+    assert seconds["tests/unit/test_u.py"] >= 0.5 > seconds["tests/integration/test_i.py"]
+    # the command `make test-durations` runs writes them as tests/durations.json reads them
     script = str(ROOT / "tests" / "support" / "schedule.py")
     cli = subprocess.run(
         [sys.executable, script, str(suite / "report.xml")],
