@@ -27,6 +27,7 @@ import paramiko
 from docker.models.containers import Container
 from docker.tls import TLSConfig
 
+from . import dockerstream
 from .errors import NapopsError
 
 COMPOSE_PROJECT = "com.docker.compose.project"
@@ -263,7 +264,8 @@ class Engine:
             environment=dict(environment or {}),
             workdir=workdir,
         )
-        chunks = self._call(what, self.api.exec_start, created["Id"], stream=True, demux=True)
+        # not docker-py's exec_start: it can lose output that came with the headers
+        chunks = self._call(what, dockerstream.start, self.api, created["Id"])
         return ExecStream(self.api, created["Id"], chunks, what)
 
     def exec_run(
