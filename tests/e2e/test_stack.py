@@ -106,19 +106,23 @@ def test_sidecar_reaches_docker_through_its_socket_proxy(stack: Stack, service: 
 
 
 def test_read_only_proxy_refuses_writes_and_exec(stack: Stack) -> None:
+    # one list call and the sidecar's own container: the engine is shared with other tests,
+    # whose containers may go between a list and an inspect of each
+    own = stack.container("compliance")["Id"]
     probe = (
         "import docker\n"
         "c = docker.DockerClient('tcp://socket-proxy:2375')\n"
-        "print('list', len(c.containers.list()))\n"
-        "first = c.containers.list()[0].id\n"
+        "print('list', len(c.api.containers()))\n"
+        f"print('inspect', c.api.inspect_container({own!r})['Id'][:12])\n"
         "for name, call in (('create', lambda: c.containers.create('x')),\n"
-        "                   ('exec', lambda: c.api.exec_create(first, 'id'))):\n"
+        f"                   ('exec', lambda: c.api.exec_create({own!r}, 'id'))):\n"
         "    try:\n"
         "        call(); print(name, 'allowed')\n"
         "    except docker.errors.APIError as e:\n"
         "        print(name, e.status_code)\n"
     )
-    out = stack.docker("exec", stack.container("compliance")["Id"], "python3", "-c", probe)
+    out = stack.docker("exec", own, "python3", "-c", probe)
+    assert f"inspect {own[:12]}" in out, out
     assert "create 403" in out and "exec 403" in out, out
     assert "list " in out
 
