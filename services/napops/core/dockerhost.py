@@ -207,6 +207,9 @@ class Engine:
                 self.client.containers.list,
                 all=include_stopped,
                 filters={"label": filters} if filters else {},
+                # a container removed between the list and its inspect (a deploy's old
+                # colour) is left out, not a failed listing
+                ignore_removed=True,
             )
         )
 

@@ -51,6 +51,26 @@ def test_finds_containers_by_label_and_compose_service(engine: Engine, box: str)
     assert engine.containers(project="napops-test-engine", service="nope") == []
 
 
+def test_a_container_removed_while_listing_is_left_out(
+    engine: Engine, box: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = f"{box}-gone"
+    gone_id = engine.client.containers.run(
+        IMAGE, ["sleep", "300"], name=gone, detach=True, labels={"napops.backup": "x"}
+    ).id
+    api = engine.client.api
+    inspect = api.inspect_container
+
+    def removed_first(container: str) -> object:  # the race made certain: gone before inspect
+        if container == gone_id:
+            engine.remove(gone)
+        return inspect(container)
+
+    monkeypatch.setattr(api, "inspect_container", removed_first)
+    found = {c.name for c in engine.containers(labels={"napops.backup": None})}
+    assert box in found and gone not in found
+
+
 def test_exec_streams_stdout_without_buffering_it_all(engine: Engine, box: str) -> None:
     stream = engine.exec_stream(box, ["sh", "-c", "head -c 5000000 /dev/zero; echo done >&2"])
     sizes = [len(chunk) for chunk in stream]
