@@ -20,7 +20,10 @@ sys.path.insert(0, str(TESTS.parent / "compose"))
 
 from support import schedule  # noqa: E402 - needs the sys.path above
 
-DURATIONS = schedule.load()
+try:
+    DURATIONS = schedule.load()
+except ValueError as exc:  # a hand-edited file: say so, not a traceback
+    raise pytest.UsageError(str(exc)) from None
 FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e", "bench": "bench"}
 
 # `make test` runs files in parallel (pytest-xdist, `-n`, `--dist loadfile`): a file is one unit

@@ -31,8 +31,14 @@ def load(path: Path = DURATIONS) -> dict[str, float]:
     """Seconds per test file (path relative to the repository), {} when there is no file."""
     if not path.exists():
         return {}
-    data = json.loads(path.read_text())
-    return {str(k): float(v) for k, v in data.items()}
+    try:
+        data = json.loads(path.read_text())
+        return {str(k): float(v) for k, v in data.items()}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(
+            f"At '{path.name}': not an object of seconds per test file ({exc}); "
+            "rewrite it with `make test-durations` after a full `make test`"
+        ) from None
 
 
 def longest_first(files: Iterable[str], seconds: dict[str, float]) -> list[str]:
@@ -45,7 +51,7 @@ def from_junit(report: Path) -> dict[str, float]:
     time (set-up, call and tear-down) added up by file."""
     totals: dict[str, float] = {}
     for case in ET.parse(report).iter("testcase"):
-        name = case.get("file") or _file_of_classname(case.get("classname", ""))
+        name = _file_of_classname(case.get("classname", ""))
         totals[name] = totals.get(name, 0.0) + float(case.get("time", "0"))
     return {f: round(s, 1) for f, s in sorted(totals.items())}
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -21,7 +20,6 @@ from helpers import require_docker
 from napops.core.dockerhost import Engine
 
 pytestmark = pytest.mark.e2e
-IMAGE = "napops-local/debian:bookworm"
 SOCKET = "/var/run/docker.sock"
 
 
@@ -71,19 +69,6 @@ def bursty_host() -> Iterator[str]:
     finally:
         stop.set()
         listener.close()
-
-
-@pytest.fixture
-def box() -> Iterator[str]:
-    require_docker()
-    local = Engine()
-    name = f"napops-test-exec-{uuid.uuid4().hex[:8]}"
-    local.client.containers.run(
-        IMAGE, ["sleep", "300"], name=name, detach=True, stop_signal="SIGKILL"
-    )
-    yield name
-    local.remove(name)
-    local.close()
 
 
 ARGV = ["sh", "-c", "echo first; echo second >&2; echo third"]
