@@ -44,7 +44,17 @@ def require_tool(name: str) -> str:
 
 
 def require_docker() -> None:
-    """A reachable Docker Engine and the Compose v2 plugin, or skip (fail in CI)."""
+    """A reachable Docker Engine and the Compose v2 plugin, or skip (fail in CI). Asked once
+    per test process: a yes stands (an engine lost later fails the test that uses it)."""
+    if not _DOCKER_OK:
+        _check_docker()
+        _DOCKER_OK.append(True)
+
+
+_DOCKER_OK: list[bool] = []
+
+
+def _check_docker() -> None:
     require_tool("docker")
     ok = subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
     if not ok:

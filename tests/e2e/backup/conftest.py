@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support.restic import make_repo
 
 from helpers import missing, require_docker, require_tool, wait_for
 
@@ -172,12 +173,7 @@ class Napops:
         self.env = dict(os.environ)
 
     def init(self) -> None:
-        self.repo.mkdir()
-        subprocess.run(
-            ["restic", "init", "-q", "-r", str(self.repo), "--password-file", str(self.password)],
-            check=True,
-            capture_output=True,
-        )
+        make_repo(self.repo, self.password.read_text().rstrip("\n"))
 
     def item(self, service: str, strategy: str, container: str, **options: Any) -> None:
         self.section["items"].append(
@@ -226,6 +222,23 @@ class Napops:
         )
         assert res.returncode == 0, res.stderr
         return res.stdout
+
+    def wait_lock_holders_gone(self, timeout: float = 60) -> None:
+        """Wait until the processes holding the repository's locks are gone from this machine.
+
+        A restic whose napops parent was killed dies with it, but stays a zombie until the
+        machine's init reaps it; until then its pid exists, and restic (so `restic unlock`)
+        takes its lock for a live holder's. A test that kills napops waits for this, as the
+        next scheduled run (a day later) would."""
+        pids = [
+            json.loads(self.restic("cat", "lock", lock, "--no-lock"))["pid"]
+            for lock in self.restic("list", "locks", "--no-lock").split()
+        ]
+        wait_for(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids),
+            timeout,
+            what=f"the lock holders {pids} to be gone",
+        )
 
     def state_doc(self) -> dict[str, Any]:
         return json.loads((self.state / "backup-state.json").read_text())

@@ -148,6 +148,7 @@ def test_the_cli_killed_mid_run_leaves_nothing_that_stops_the_next_run(
     )
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    napops.wait_lock_holders_gone()
     code, run = napops.run_json("backup", "run")
     assert code == 0, run
     manifests = _snapshots(napops, "service=slow,part=manifest")
@@ -233,6 +234,7 @@ def test_the_sidecar_killed_mid_run_recovers_and_runs_again(estate: Estate, napo
         )
         sidecar.send_signal(signal.SIGKILL)
         sidecar.wait()
+        napops.wait_lock_holders_gone()
         sidecar = start()
         run = _post(f"http://127.0.0.1:{port}/jobs/backup/run", token)
         done = wait_for(

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support.restic import make_repo
 
 from helpers import require_tool, wait_for
 from napops.backup.restic import Lock, Restic, ResticError
@@ -21,8 +22,7 @@ def restic(tmp_path: Path) -> Restic:
     require_tool("restic")
     (tmp_path / "pw").write_text("pw\n")
     r = Restic(str(tmp_path / "repo"), str(tmp_path / "pw"), cache_dir=str(tmp_path / "cache"))
-    (tmp_path / "repo").mkdir()
-    r.init()
+    make_repo(tmp_path / "repo", "pw")
     return r
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.restic import make_repo
 
 from helpers import require_tool
 from napops.backup.restic import Restic
@@ -16,9 +17,9 @@ pytestmark = pytest.mark.integration
 def test_forget_prune_keeps_the_newest_of_the_day_for_each_part(tmp_path: Path) -> None:
     require_tool("restic")
     (tmp_path / "pw").write_text("pw\n")
-    (tmp_path / "repo").mkdir()
-    r = Restic(str(tmp_path / "repo"), str(tmp_path / "pw"), cache_dir=str(tmp_path / "c"))
-    r.init()
+    r = Restic(
+        str(make_repo(tmp_path / "repo", "pw")), str(tmp_path / "pw"), cache_dir=str(tmp_path / "c")
+    )
     ids = {}
     for run in ("run1", "run2"):
         for part in ("db/all.sql", "db/manifest.json", "files/uploads.tar"):
