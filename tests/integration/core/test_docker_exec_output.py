@@ -3,9 +3,10 @@
 docker-py reads exec output from the raw socket under the HTTP response's buffered reader,
 so frames that arrived in the same segment as the headers are lost (docker/docker-py#3332):
 a full-suite run saw a backup item fail on a cut ``redis-cli TIME`` through the socket proxy.
-Here a TCP proxy to the real engine forwards what the engine sends in bursts (everything within
-0.2 s in one write), as a proxy or a loaded machine may: docker-py's own exec_start loses the
-output, Engine (napops.core.dockerstream) gets all of it.
+Here a TCP proxy to the real engine holds each exec's stream until the engine has sent all of
+it, then forwards it in one write, headers and output together, as a buffering proxy or a
+loaded machine may (a proxy that gathered 0.2 s bursts made it depend on the machine's speed):
+docker-py's own exec_start loses the output, Engine (napops.core.dockerstream) gets all of it.
 """
 
 from __future__ import annotations
@@ -23,17 +24,16 @@ pytestmark = pytest.mark.e2e
 SOCKET = "/var/run/docker.sock"
 
 
-def _pipe(src: socket.socket, dst: socket.socket, burst: float | None) -> None:
+def _pipe(src: socket.socket, dst: socket.socket, hold_streams: bool) -> None:
+    """Forward ``src`` to ``dst``. With ``hold_streams`` (the engine's side), an upgraded
+    stream (the engine's `101 UPGRADED` answer to an exec start) is held until the engine
+    closes it and sent in one write, headers and output together; other answers pass as they
+    come."""
     try:
         while data := src.recv(65536):
-            if burst is not None:  # gather what follows within the burst window
-                src.settimeout(burst)
-                try:
-                    while more := src.recv(65536):
-                        data += more
-                except TimeoutError:
-                    pass
-                src.settimeout(None)
+            if hold_streams and data.startswith(b"HTTP/1.1 101"):
+                while more := src.recv(65536):
+                    data += more
             dst.sendall(data)
     except OSError:
         pass
@@ -46,8 +46,8 @@ def _pipe(src: socket.socket, dst: socket.socket, burst: float | None) -> None:
 
 
 @pytest.fixture
-def bursty_host() -> Iterator[str]:
-    """tcp://127.0.0.1:PORT to the engine, whose answers are forwarded in bursts."""
+def holding_host() -> Iterator[str]:
+    """tcp://127.0.0.1:PORT to the engine; an exec's output comes with its headers."""
     require_docker()
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
@@ -60,8 +60,8 @@ def bursty_host() -> Iterator[str]:
                 return
             engine = socket.socket(socket.AF_UNIX)
             engine.connect(SOCKET)
-            threading.Thread(target=_pipe, args=(client, engine, None), daemon=True).start()
-            threading.Thread(target=_pipe, args=(engine, client, 0.2), daemon=True).start()
+            threading.Thread(target=_pipe, args=(client, engine, False), daemon=True).start()
+            threading.Thread(target=_pipe, args=(engine, client, True), daemon=True).start()
 
     threading.Thread(target=serve, daemon=True).start()
     try:
@@ -74,8 +74,8 @@ def bursty_host() -> Iterator[str]:
 ARGV = ["sh", "-c", "echo first; echo second >&2; echo third"]
 
 
-def test_output_that_came_with_the_headers_is_not_lost(bursty_host: str, box: str) -> None:
-    engine = Engine({"host": bursty_host, "timeout_seconds": 30})
+def test_output_that_came_with_the_headers_is_not_lost(holding_host: str, box: str) -> None:
+    engine = Engine({"host": holding_host, "timeout_seconds": 30})
     try:
         # docker-py's own exec_start, through the same proxy: the output is gone (if docker-py
         # is fixed one day, this line fails and dockerstream can go)
@@ -89,7 +89,7 @@ def test_output_that_came_with_the_headers_is_not_lost(bursty_host: str, box: st
                 b"first\nthird\n",
                 "second\n",
             )
-        # a stream of many frames, some of them gathered into one burst, arrives whole
+        # a stream of many frames, all of them in one write with the headers, arrives whole
         stream = engine.exec_stream(box, ["sh", "-c", "seq 1 200000; exit 3"])
         assert b"".join(stream) == b"".join(b"%d\n" % i for i in range(1, 200001))
         assert stream.exit_code == 3
