@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+from estate import compose_command
 from tlscert import self_signed
 
 from helpers import ROOT, free_port, wait_for
@@ -34,6 +35,9 @@ DOMAIN = "np-dms.test"
 SITE = "backend"  # templates/backend.conf.template: backend.<domain>, every path to the backend
 NGINX_IMAGE = "napops-local/nginx:1.22-debian12"
 PYTHON_IMAGE = "napops-local/python:3.11-bookworm"
+
+
+COMPOSE = compose_command()  # the plugin itself, as the estate tool runs it
 
 
 def run(
@@ -186,8 +190,7 @@ class Estate:
         import os
 
         return run(
-            "docker",
-            "compose",
+            *COMPOSE,
             "-p",
             f"{self.prefix}{stack}",
             "-f",
