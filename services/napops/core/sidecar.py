@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from prometheus_client import CollectorRegistry
@@ -27,7 +27,6 @@ from .. import __version__
 from . import config as configmod
 from . import jobs_http, logs
 from .audit import AuditTrail
-from .dockerhost import Engine
 from .errors import ConfigError
 from .http import ReadyCheck, Server, create_app
 from .jobs import Job, JobError, Jobs, Overlap, RunContext
@@ -35,6 +34,9 @@ from .locks import Locks
 from .metrics import register_build_info
 from .reference import markdown
 from .schema import Schema
+
+if TYPE_CHECKING:  # docker-py (and paramiko) load only in a sidecar that uses an engine
+    from .dockerhost import Engine
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,8 @@ class Context:
     def engine(self) -> Engine:
         """The configured Docker Engine, made once; /readyz then checks that it answers."""
         if self._engine is None:
+            from .dockerhost import Engine
+
             self._engine = Engine(self.config.get("docker"))
             self.ready_checks["docker"] = self._engine.ping
             self.on_shutdown.append(self._engine.close)
