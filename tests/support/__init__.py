@@ -7,5 +7,7 @@
 - :mod:`support.smtp`, :mod:`support.rocketchat`: the SMTP server (aiosmtpd, TLS + AUTH) and
   the Rocket.Chat webhook stand-in;
 - :mod:`support.relay`: ``napops-relay`` as a process, its test configuration, webhook bodies;
+- :mod:`support.restic`: restic repositories copied from one real `restic init`, with a key
+  that is cheap to open (scrypt at restic's own cost was most of restic's CPU in the suite);
 - :mod:`support.fixtures`: pytest fixtures over these (import them into a conftest.py).
 """

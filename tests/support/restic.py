@@ -30,11 +30,12 @@ import os
 import secrets
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.poly1305 import Poly1305
+
+from support.rundir import run_dir
 
 CHEAP = {"N": 1 << 10, "r": 8, "p": 1}
 _TEMPLATE_PASSWORD = "napops-test-template"
@@ -81,16 +82,10 @@ class _Key:
 def _template() -> Path:
     """A repository made by the real `restic init`, once per test run (shared by the workers
     through a file lock)."""
-    base = Path(os.environ.get("NAPOPS_TEST_RESTIC_TEMPLATE", tempfile.gettempdir()))
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"pid{os.getppid()}")
-    repo = base / f"napops-restic-template-{run}"
-    with open(f"{repo}.lock", "w") as lock:
+    repo = run_dir("restic-template") / "repo"
+    with open(repo.parent / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (repo / "config").is_file():
-            for old in base.glob("napops-restic-template-*"):  # earlier runs'
-                if old != repo and old.suffix != ".lock":
-                    shutil.rmtree(old, ignore_errors=True)
-                    Path(f"{old}.lock").unlink(missing_ok=True)
             shutil.rmtree(repo, ignore_errors=True)
             env = {**os.environ, "RESTIC_PASSWORD": _TEMPLATE_PASSWORD}
             subprocess.run(
