@@ -91,6 +91,14 @@ def _http_ok(port: int) -> bool:
 VERSIONS = {"v1": "good", "v2": "good", "v3": "never", "v4": "sour"}
 
 
+# Every build also tags the image here, and nothing removes these tags. Removing an image's
+# last tag removes its untagged parents too: the legacy builder's cache. A module dropping its
+# registry tags then pulled the cache from under another worker's build of the same app
+# ("unknown parent image ID" in a full run). With this tag kept, dropping a registry tag only
+# untags, and the registry tag is still absent locally, so deploys still pull.
+KEPT = "napops-test/deploy-e2e-app"
+
+
 def build_and_push(registry_addr: str, repo: str = "deploy-e2e/app") -> dict[str, str]:
     """Build the app in every version, push it, drop the local tags: deploys must pull."""
     images = {}
@@ -100,6 +108,8 @@ def build_and_push(registry_addr: str, repo: str = "deploy-e2e/app") -> dict[str
             "docker",
             "build",
             "-q",
+            "-t",
+            f"{KEPT}:{version}",
             "-t",
             tag,
             "--build-arg",
