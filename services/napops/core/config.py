@@ -124,49 +124,13 @@ def common_schema(service: str, section: Schema | None = None) -> Schema:
                 },
             },
         },
-        "docker": {
-            "type": "object",
-            "description": "How to reach a Docker Engine (unix://, tcp:// or ssh://).",
-            "additionalProperties": False,
-            "properties": {
-                "host": {
-                    "type": "string",
-                    "pattern": r"^(unix|tcp|ssh|http|https)://",
-                    "description": "Engine address; default $DOCKER_HOST, else the local socket.",
-                    "examples": ["ssh://napops@qnap", "tcp://socket-proxy:2375"],
-                },
-                "timeout_seconds": {
-                    "type": "number",
-                    "minimum": 1,
-                    "default": 10,
-                    "description": "Timeout of each Docker API call.",
-                    "examples": [30],
-                },
-                "tls": {
-                    "type": "object",
-                    "description": "Client-certificate TLS for a tcp:// engine.",
-                    "additionalProperties": False,
-                    "required": ["ca_file", "cert_file", "key_file"],
-                    "properties": {
-                        "ca_file": {
-                            "type": "string",
-                            "description": "CA that signed the engine's certificate.",
-                            "examples": ["/run/secrets/docker_ca.pem"],
-                        },
-                        "cert_file": {
-                            "type": "string",
-                            "description": "Client certificate.",
-                            "examples": ["/run/secrets/docker_cert.pem"],
-                        },
-                        "key_file": {
-                            "type": "string",
-                            "description": "Client private key.",
-                            "examples": ["/run/secrets/docker_key.pem"],
-                        },
-                    },
-                },
-            },
-        },
+        "docker": engine_schema(
+            "How to reach a Docker Engine (unix://, tcp:// or ssh://).",
+            host_description="Engine address; default $DOCKER_HOST, else the local socket.",
+            host_examples=["ssh://napops@qnap", "tcp://socket-proxy:2375"],
+            timeout_default=10,
+            tls_file_prefix="docker",
+        ),
     }
     schema: Schema = {"type": "object", "additionalProperties": False, "properties": props}
     if section is not None:
@@ -176,6 +140,61 @@ def common_schema(service: str, section: Schema | None = None) -> Schema:
             # would pass --check-config and then fail at start on the first missing key
             schema["required"] = [service]
     return schema
+
+
+def engine_schema(
+    description: str,
+    *,
+    host_description: str,
+    host_examples: list[str],
+    timeout_default: float,
+    tls_file_prefix: str,
+) -> Schema:
+    """How to reach one Docker Engine: the sidecars' ``docker`` section, deploy's per
+    environment ``docker``; ``tls_file_prefix`` names the example TLS files."""
+    return {
+        "type": "object",
+        "description": description,
+        "additionalProperties": False,
+        "properties": {
+            "host": {
+                "type": "string",
+                "pattern": r"^(unix|tcp|ssh|http|https)://",
+                "description": host_description,
+                "examples": host_examples,
+            },
+            "timeout_seconds": {
+                "type": "number",
+                "minimum": 1,
+                "default": timeout_default,
+                "description": "Timeout of each Docker API call.",
+                "examples": [60],
+            },
+            "tls": {
+                "type": "object",
+                "description": "Client-certificate TLS for a tcp:// engine.",
+                "additionalProperties": False,
+                "required": ["ca_file", "cert_file", "key_file"],
+                "properties": {
+                    "ca_file": {
+                        "type": "string",
+                        "description": "CA that signed the engine's certificate.",
+                        "examples": [f"/run/secrets/{tls_file_prefix}_ca.pem"],
+                    },
+                    "cert_file": {
+                        "type": "string",
+                        "description": "Client certificate.",
+                        "examples": [f"/run/secrets/{tls_file_prefix}_cert.pem"],
+                    },
+                    "key_file": {
+                        "type": "string",
+                        "description": "Client private key.",
+                        "examples": [f"/run/secrets/{tls_file_prefix}_key.pem"],
+                    },
+                },
+            },
+        },
+    }
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

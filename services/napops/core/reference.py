@@ -49,12 +49,25 @@ def _rows(schema: Schema, path: str, required: bool) -> list[str]:
         examples = ", ".join(_value(v) for v in sub.get("examples", []))
         desc = " ".join(str(sub.get("description", "")).split())
         rows.append(f"| `{p}` | {_type(sub)} | {'; '.join(notes)} | {desc} | {examples} |")
-        item = sub.get("items", {})
-        if sub.get("type") == "object":
-            rows += _rows(sub, p, needed)
-        elif item.get("type") == "object":
-            rows += _rows(item, p + "[]", False)
+        for child, child_path in _nested(sub, p):
+            rows += _rows(child, child_path, needed)
     return rows
+
+
+def _nested(schema: Schema, path: str) -> list[tuple[Schema, str]]:
+    """The object schemas inside ``schema`` with their paths: its own properties, the
+    entries of a map (``path.<name>``, from ``additionalProperties``) and a list's items
+    (``path[]``)."""
+    out: list[tuple[Schema, str]] = []
+    if "properties" in schema:
+        out.append((schema, path))
+    entry = schema.get("additionalProperties")
+    if isinstance(entry, dict) and "properties" in entry:
+        out.append((entry, path + ".<name>"))
+    item = schema.get("items", {})
+    if "properties" in item:
+        out.append((item, path + "[]"))
+    return out
 
 
 def markdown(schema: Schema, title: str) -> str:
@@ -79,13 +92,11 @@ def undocumented(schema: Schema, path: str = "") -> list[str]:
     out: list[str] = []
     for key, sub in schema.get("properties", {}).items():
         p = f"{path}.{key}" if path else key
-        item = sub.get("items", {})
         if not sub.get("description"):
             out.append(f"{p}: no description")
-        if sub.get("type") == "object" and "properties" in sub:
-            out += undocumented(sub, p)
-        elif item.get("type") == "object" and "properties" in item:
-            out += undocumented(item, p + "[]")
-        elif not sub.get("examples") and "default" not in sub:
+        nested = _nested(sub, p)
+        for child, child_path in nested:
+            out += undocumented(child, child_path)
+        if not nested and not sub.get("examples") and "default" not in sub:
             out.append(f"{p}: no example")
     return out

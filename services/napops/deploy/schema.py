@@ -2,53 +2,18 @@
 
 from __future__ import annotations
 
+from ..core.config import engine_schema
 from ..core.schema import Schema
 
-_ENGINE: Schema = {
-    "type": "object",
-    "description": "The Docker Engine of the host that runs this environment's services "
+_ENGINE: Schema = engine_schema(
+    "The Docker Engine of the host that runs this environment's services "
     "(compose/hosts.yml): unix://, ssh:// or tcp:// with TLS. Default: the sidecar's own "
     "`docker` section.",
-    "additionalProperties": False,
-    "properties": {
-        "host": {
-            "type": "string",
-            "pattern": r"^(unix|tcp|ssh|http|https)://",
-            "description": "Engine address.",
-            "examples": ["ssh://napops@qnap"],
-        },
-        "timeout_seconds": {
-            "type": "number",
-            "minimum": 1,
-            "default": 30,
-            "description": "Timeout of each Docker API call.",
-            "examples": [60],
-        },
-        "tls": {
-            "type": "object",
-            "description": "Client-certificate TLS for a tcp:// engine.",
-            "additionalProperties": False,
-            "required": ["ca_file", "cert_file", "key_file"],
-            "properties": {
-                "ca_file": {
-                    "type": "string",
-                    "description": "CA of the engine.",
-                    "examples": ["/run/secrets/qnap_ca.pem"],
-                },
-                "cert_file": {
-                    "type": "string",
-                    "description": "Client certificate.",
-                    "examples": ["/run/secrets/qnap_cert.pem"],
-                },
-                "key_file": {
-                    "type": "string",
-                    "description": "Client key.",
-                    "examples": ["/run/secrets/qnap_key.pem"],
-                },
-            },
-        },
-    },
-}
+    host_description="Engine address.",
+    host_examples=["ssh://napops@qnap"],
+    timeout_default=30,
+    tls_file_prefix="qnap",
+)
 
 _RULE: Schema = {
     "type": "object",

@@ -9,7 +9,7 @@ from helpers import ROOT
 from napops.core import config as configmod
 from napops.core import sidecar
 from napops.core.jobcli import SIDECARS, sidecar_parts
-from napops.core.reference import undocumented
+from napops.core.reference import markdown, undocumented
 
 DOCS = ROOT / "docs" / "config"
 
@@ -33,6 +33,48 @@ def test_an_undocumented_option_is_found():
         },
     }
     assert undocumented(schema) == ["a.b: no description", "a.b: no example"]
+
+
+def test_the_options_of_a_map_entry_are_listed_and_checked():
+    """A map's entries (``additionalProperties``: deploy's environments and services, the
+    certs modules) are options too: listed as ``map.<name>.key`` and held to the same rule."""
+    entry = {
+        "type": "object",
+        "required": ["port"],
+        "properties": {
+            "port": {"type": "integer", "description": "Its port.", "examples": [80]},
+            "path": {"type": "string", "description": "Its path."},
+        },
+    }
+    schema = {
+        "type": "object",
+        "properties": {
+            "services": {
+                "type": "object",
+                "description": "By name.",
+                "additionalProperties": entry,
+                "default": {},
+            }
+        },
+    }
+    assert undocumented(schema) == ["services.<name>.path: no example"]
+    rows = [line for line in markdown(schema, "t").splitlines() if line.startswith("| `")]
+    assert [row.split("|")[1].strip() for row in rows] == [
+        "`services`",
+        "`services.<name>.port`",
+        "`services.<name>.path`",
+    ]
+    assert "**required**" in rows[1]
+
+
+def test_deploys_service_options_are_in_its_reference():
+    page = (DOCS / "deploy.md").read_text(encoding="utf-8")
+    for option in (
+        "deploy.services.<name>.strategy",
+        "deploy.environments.<name>.edge.project",
+        "deploy.environments.<name>.docker.tls.ca_file",
+    ):
+        assert f"| `{option}` |" in page
 
 
 @pytest.mark.parametrize("service", SIDECARS)
