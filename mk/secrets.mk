@@ -5,8 +5,8 @@
 LOCAL_STACKS = $(shell ENV=$(ENV) python3 -c 'import sys; sys.path.insert(0, "compose"); \
   from estate import Selection; print(" ".join(Selection.local_stack().stacks))')
 
-secrets: ## create missing secrets of every stack of ENV (0600, random; never overwrites)
-	compose/bin/secrets-gen --env $(ENV)
+secrets: ## create missing secrets of every stack of ENV (HOST=one host's; 0600, random; never overwrites)
+	compose/bin/secrets-gen --env $(ENV) $(if $(HOST),--host $(HOST))
 
 secrets-local: ## create missing secrets of the local stack only (what `make up` starts)
 	compose/bin/secrets-gen --env $(ENV) --stacks "$(LOCAL_STACKS)"

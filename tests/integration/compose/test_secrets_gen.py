@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -473,3 +474,121 @@ def test_ssh_keys_known_hosts_and_docker_configs_get_values_of_their_kind(
     # and a second run keeps the key
     again = run(compose_dir, "--env", "dev")
     assert again.returncode == 0 and "kept     car_ssh_key" in again.stdout
+
+
+# --host: a box with a clone of its own makes only its stacks' secrets; one that two hosts read
+# is made on the first host of hosts.yml that reads it and copied to the others
+
+STACK_W = """\
+services:
+  watcher:
+    image: busybox
+    user: "65532:65532"
+    secrets: [hook_url, w_only]
+secrets:
+  hook_url:
+    file: ../secrets/${NAPOPS_ENV:?}/hook_url
+  w_only:
+    file: ../secrets/${NAPOPS_ENV:?}/w_only
+"""
+
+HOSTS = """\
+environments:
+  prod:
+    hosts:
+      one:
+        docker_host: unix:///var/run/docker.sock
+        stacks: [a]
+      two:
+        docker_host: ssh://napops@two
+        stacks: [w]
+"""
+
+
+@pytest.fixture
+def two_clones(compose_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The estate with stacks a (host one) and w (host two), in a clone for each host."""
+    (compose_dir / "env" / "prod" / "w.env").write_text("NAPOPS_ENV=prod\n")
+    (compose_dir / "stacks" / "w.yml").write_text(STACK_W)
+    (compose_dir / "hosts.yml").write_text(HOSTS)
+    second = tmp_path / "clone-two"
+    shutil.copytree(compose_dir, second)
+    return compose_dir, second
+
+
+def files(clone: Path) -> list[str]:
+    folder = clone / "secrets" / "prod"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_secret_two_hosts_read_is_made_on_the_first_and_never_anew_on_the_second(
+    two_clones: tuple[Path, Path],
+) -> None:
+    one, two = two_clones
+    refused = run(two, "--env", "prod", "--host", "two")
+    assert refused.returncode == 1
+    assert files(two) == ["w_only"]  # its own secret is made; the shared one is not
+    assert "skipped  hook_url" in refused.stdout
+    want = two / "secrets" / "prod" / "hook_url"
+    assert "hook_url is read on one too" in refused.stderr
+    assert "make secrets ENV=prod HOST=one" in refused.stderr and str(want) in refused.stderr
+
+    made = run(one, "--env", "prod", "--host", "one")
+    assert made.returncode == 0, made.stderr
+    assert files(one) == ["admin_password", "db_password", "hook_url"]  # not w_only
+    assert "shared   hook_url is read on two too" in made.stdout
+    # the file is for this host's readers only
+    assert "created  hook_url (0600" in made.stdout and "for app (65532:65532)" in made.stdout
+    assert "watcher" not in made.stdout
+
+    shutil.copy2(one / "secrets" / "prod" / "hook_url", want)  # the operator copies it
+    again = run(two, "--env", "prod", "--host", "two")
+    assert again.returncode == 0, again.stderr
+    assert "kept     hook_url" in again.stdout and "kept     w_only" in again.stdout
+    assert want.read_bytes() == (one / "secrets" / "prod" / "hook_url").read_bytes()
+
+
+def test_without_a_host_every_secret_is_made_and_the_shared_ones_named(
+    two_clones: tuple[Path, Path],
+) -> None:
+    one, _ = two_clones
+    proc = run(one, "--env", "prod")
+    assert proc.returncode == 0, proc.stderr
+    assert files(one) == ["admin_password", "db_password", "hook_url", "w_only"]
+    assert "shared   hook_url is read on one, two: one value" in proc.stdout
+    assert proc.stdout.count("shared ") == 1
+
+
+def test_a_host_that_is_not_placed_or_with_stacks_is_a_usage_error(
+    two_clones: tuple[Path, Path],
+) -> None:
+    one, _ = two_clones
+    unknown = run(one, "--env", "prod", "--host", "three")
+    assert (
+        unknown.returncode == 2 and "prod has no host 'three' (hosts: one, two)" in unknown.stderr
+    )
+    both = run(one, "--env", "prod", "--host", "one", "--stacks", "a")
+    assert both.returncode == 2 and "--host and --stacks" in both.stderr
+    unplaced = run(one, "--env", "dev", "--host", "one")
+    assert unplaced.returncode == 2 and "places nothing for environment 'dev'" in unplaced.stderr
+    assert files(one) == [] and not (one / "secrets" / "dev").exists()
+
+
+def test_in_prod_the_boxes_share_exactly_the_alerting_and_audit_secrets(tmp_path: Path) -> None:
+    """The shipped placement: the QNAP makes the four secrets both boxes read; the ASUSTOR,
+    in a clone of its own, refuses to make them anew."""
+    require_tool("docker")
+    clone = tmp_path / "compose"
+    shutil.copytree(ROOT / "compose", clone, ignore=shutil.ignore_patterns("secrets"))
+    proc = run(clone, "--env", "prod", "--host", "asustor", "--dry-run")
+    assert proc.returncode == 1
+    refused = sorted(
+        line.split(" ", 2)[1] for line in proc.stderr.splitlines() if "which makes it" in line
+    )
+    assert refused == ["audit_key", "relay_token", "rocketchat_webhook_url", "smtp_password"]
+    assert all(
+        "read on qnap too" in line for line in proc.stderr.splitlines() if "makes it" in line
+    )
+    assert " grafana_admin_password for grafana" in proc.stdout  # the ASUSTOR's own
+    assert "mongo_root_password" not in proc.stdout  # the QNAP's
+    assert not (clone / "secrets").exists()
