@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import errno
 import glob
+import heapq
 import ipaddress
+import itertools
 import os
 import socket
 import ssl
@@ -21,6 +23,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,9 +262,8 @@ class _Deadline:
     def __init__(self, seconds: float):
         self.end = time.monotonic() + seconds
         self.fired = False
+        self.cancelled = False
         self._sock: socket.socket | None = None
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
 
     def left(self) -> float:
         left = self.end - time.monotonic()
@@ -272,9 +274,11 @@ class _Deadline:
 
     def watch(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._timer.start()
+        _WATCHDOG.add(self)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
+        if self.cancelled:
+            return
         self.fired = True
         if self._sock is not None:
             try:
@@ -283,7 +287,43 @@ class _Deadline:
                 pass
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        self.cancelled = True
+
+
+class _Watchdog:
+    """One thread that fires every probe's :class:`_Deadline` when it is due. A thread per
+    probe (a ``threading.Timer`` each) cost a quarter of a 500-target round's time in thread
+    starts alone (docs/benchmarks.md, certs)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: list[tuple[float, int, _Deadline]] = []  # a heap by end
+        self._seq = itertools.count()
+        self._owner = 0  # the process whose thread serves the heap (a forked child has none)
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._cond:
+            if self._owner != os.getpid():
+                self._owner, self._due = os.getpid(), []
+                threading.Thread(target=self._run, name="certs-deadlines", daemon=True).start()
+            heapq.heappush(self._due, (deadline.end, next(self._seq), deadline))
+            if self._due[0][2] is deadline:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._due and self._due[0][2].cancelled:
+                    heapq.heappop(self._due)  # cancelled ones leave when they reach the top
+                wait = self._due[0][0] - time.monotonic() if self._due else None
+                if wait is None or wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                _, _, deadline = heapq.heappop(self._due)
+            deadline.fire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _read_line(sock: socket.socket, deadline: _Deadline, buf: bytearray) -> bytes:
@@ -432,31 +472,42 @@ def _classify(exc: BaseException, deadline: _Deadline) -> SourceError:
     return SourceError("tls_handshake_failed", f"{type(exc).__name__}: {exc}")
 
 
-def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
-    """getaddrinfo bounded by the deadline (the C call itself cannot be interrupted: it
-    finishes in a daemon thread while the probe reports a timeout)."""
-    box: list[Any] = []
+class _Resolver:
+    """getaddrinfo in a pool of reused threads: the C call cannot be interrupted, so a probe
+    waits for it at most until its deadline and reports a timeout while the call finishes in
+    the pool. (A thread started per probe cost as much as the resolving itself.)"""
 
-    def work() -> None:
+    WORKERS = 64  # twice the largest useful concurrency: a few hung look-ups leave room
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._owner = 0  # the process the pool's threads belong to (a forked child has none)
+
+    def resolve(self, host: str, port: int, deadline: _Deadline) -> list[Any]:
+        if is_ip(host):  # nothing to look up: answered at once
+            return socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
+            )
+        with self._lock:
+            if self._pool is None or self._owner != os.getpid():
+                self._owner = os.getpid()
+                self._pool = ThreadPoolExecutor(self.WORKERS, thread_name_prefix="certs-resolve")
+            pool = self._pool
+        future = pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
         try:
-            box.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except Exception as exc:  # noqa: BLE001 - handed to the caller
-            box.append(exc)
+            return list(future.result(timeout=deadline.left()))
+        except TimeoutError:
+            deadline.fired = True
+            raise TimeoutError(f"resolving {host}") from None
 
-    thread = threading.Thread(target=work, daemon=True, name="certs-resolve")
-    thread.start()
-    thread.join(deadline.left())
-    if not box:
-        deadline.fired = True
-        raise TimeoutError(f"resolving {host}")
-    if isinstance(box[0], Exception):
-        raise box[0]
-    return list(box[0])
+
+_RESOLVER = _Resolver()
 
 
 def _connect(host: str, port: int, deadline: _Deadline) -> socket.socket:
     error: OSError | None = None
-    for family, kind, proto, _, address in _resolve(host, port, deadline):
+    for family, kind, proto, _, address in _RESOLVER.resolve(host, port, deadline):
         sock = socket.socket(family, kind, proto)
         try:
             sock.settimeout(deadline.left())
