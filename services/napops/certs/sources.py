@@ -499,7 +499,9 @@ class _Resolver:
             return list(future.result(timeout=deadline.left()))
         except TimeoutError:
             deadline.fired = True
-            raise TimeoutError(f"resolving {host}") from None
+            raise SourceError(
+                "timeout", f"no answer to the name look-up of {host} within the timeout"
+            ) from None
 
 
 _RESOLVER = _Resolver()

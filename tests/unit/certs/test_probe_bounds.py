@@ -68,6 +68,9 @@ def test_a_look_up_that_hangs_is_a_timeout_at_the_deadline(monkeypatch: pytest.M
         with pytest.raises(SourceError) as err:
             fetch_endpoint(endpoint("dms.example.test", 0.3))
         assert err.value.reason == "timeout"
+        assert err.value.detail == (
+            "no answer to the name look-up of dms.example.test within the timeout"
+        )
         assert time.monotonic() - t0 < 10  # the deadline, not the look-up, ended it
     finally:
         release.set()
