@@ -27,7 +27,7 @@ def _value(value: Any) -> str:
     return f"`{json.dumps(value, ensure_ascii=False)}`"
 
 
-def _rows(schema: Schema, path: str, required: bool) -> list[str]:
+def _rows(schema: Schema, path: str) -> list[str]:
     rows: list[str] = []
     for key, sub in schema.get("properties", {}).items():
         p = f"{path}.{key}" if path else key
@@ -50,7 +50,7 @@ def _rows(schema: Schema, path: str, required: bool) -> list[str]:
         desc = " ".join(str(sub.get("description", "")).split())
         rows.append(f"| `{p}` | {_type(sub)} | {'; '.join(notes)} | {desc} | {examples} |")
         for child, child_path in _nested(sub, p):
-            rows += _rows(child, child_path, needed)
+            rows += _rows(child, child_path)
     return rows
 
 
@@ -81,7 +81,7 @@ def markdown(schema: Schema, title: str) -> str:
         "",
         "| option | type | constraints | description | example |",
         "|---|---|---|---|---|",
-        *_rows(schema, "", True),
+        *_rows(schema, ""),
         "",
     ]
     return "\n".join(lines)
